@@ -1,0 +1,96 @@
+"""Generators: pick the papers for an issue date (pure: the date and pool are passed in)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .config import Selection
+from .errors import ComposeError
+from .models import BOTTOM_LINE, Issue, Paper, Section
+
+
+@dataclass(frozen=True)
+class Rejection:
+    slug: str
+    reason: str
+
+
+@dataclass
+class SelectionResult:
+    picks: list[tuple[Paper, str]] = field(default_factory=list)  # (paper, why it was picked)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def papers(self) -> list[Paper]:
+        return [paper for paper, _ in self.picks]
+
+
+def parse_issue_date(text: str) -> dt.date:
+    """YYYY-MM-DD, refusing impossible dates such as 2025-02-30."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ComposeError(f"'{text}' is not a valid date",
+                           hint="use a real calendar date as YYYY-MM-DD, e.g. 2025-11-28") from None
+
+
+def rank_key(paper: Paper) -> tuple:
+    """Oral > Spotlight > Poster > none, then newest, then title A-Z."""
+    prominence = paper.presentation.rank if paper.presentation else 0
+    return (-prominence, -paper.published.earliest.toordinal(), paper.title.casefold())
+
+
+def featured_before(issues: dict[dt.date, Issue], date: dt.date) -> dict[str, dt.date]:
+    """slug -> date of the earliest issue before `date` that featured it."""
+    featured: dict[str, dt.date] = {}
+    for issue_date in sorted(issues):
+        if issue_date < date:
+            for slug in issues[issue_date].papers:
+                featured.setdefault(slug, issue_date)
+    return featured
+
+
+def select_papers(papers: dict[str, Paper], issues: dict[dt.date, Issue], date: dt.date,
+                  policy: Selection, tracks: list[str]) -> SelectionResult:
+    """Eligible papers, one per track first, then the best of the rest up to max_papers."""
+    result = SelectionResult()
+    featured = featured_before(issues, date)
+    oldest = date - dt.timedelta(days=policy.window_days)
+    eligible = []
+    for paper in sorted(papers.values(), key=rank_key):
+        published = paper.published.earliest
+        if paper.slug in featured:
+            reason = f"already featured on {featured[paper.slug].isoformat()}"
+        elif published > date:
+            reason = f"published {paper.published.iso()}, after {date.isoformat()}"
+        elif published < oldest:
+            reason = (f"published {paper.published.iso()}, before the {policy.window_days}-day "
+                      f"window (from {oldest.isoformat()})")
+        else:
+            eligible.append(paper)
+            continue
+        result.rejections.append(Rejection(paper.slug, reason))
+
+    for track in tracks:
+        best = next((p for p in eligible if p.track == track), None)
+        if best and len(result.picks) < policy.max_papers:
+            result.picks.append((best, f"best of track '{track}'"))
+            eligible.remove(best)
+    while eligible and len(result.picks) < policy.max_papers:
+        result.picks.append((eligible.pop(0), "next by rank"))
+    for paper in eligible:
+        result.rejections.append(Rejection(paper.slug, f"issue is full ({policy.max_papers} papers)"))
+    if not result.picks:
+        raise ComposeError(f"no eligible paper for {date.isoformat()}",
+                           hint="add papers under seeds/papers/ or widen selection.window_days")
+    return result
+
+
+def draft_issue(date: dt.date, papers: list[Paper], title: str) -> Issue:
+    """A draft issue for the picked papers; its Bottom Line is built from their takeaways."""
+    bullets = "\n".join(f"- **{paper.title}**: {paper.takeaway}" for paper in papers)
+    bottom_line = Section(title=BOTTOM_LINE, markdown=bullets)
+    return Issue(date=date, subject=f"{title} - {date.strftime('%B')} {date.day}, {date.year}",
+                 papers=[paper.slug for paper in papers], status="draft",
+                 sections=[bottom_line])

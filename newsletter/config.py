@@ -1,0 +1,105 @@
+"""One typed configuration object, read from newsletter.toml (found from the cwd upward)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+CONFIG_NAME = "newsletter.toml"
+
+
+class Selection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_papers: int = Field(2, ge=1, le=20)
+    window_days: int = Field(120, ge=1)
+
+
+class Config(BaseModel):
+    """Settings with defaults that let a fresh checkout run without editing anything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    root: Path = Field(default_factory=Path.cwd, exclude=True)
+    config_path: Path | None = Field(default=None, exclude=True)
+    title: str = "Research Update"
+    tagline: str = "New papers that matter to engineers, once a week."
+    language: str = "en"
+    from_name: str = "Research Update"
+    from_address: str = "newsletter@example.org"
+    reply_to: str | None = None
+    base_url: str = "https://example.org/newsletter"
+    tracks: list[str] = Field(default_factory=lambda: ["ml", "systems"])
+    venue_tracks: dict[str, str] = Field(default_factory=dict)
+    selection: Selection = Field(default_factory=Selection)
+    content_dir: Path = Path("seeds")
+    templates_dir: Path = Path("templates")
+    outbox_dir: Path = Path("outbox")
+
+    @field_validator("base_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https://")
+        return value.rstrip("/")
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def papers_dir(self) -> Path:
+        return self.resolve(self.content_dir) / "papers"
+
+    @property
+    def issues_dir(self) -> Path:
+        return self.resolve(self.content_dir) / "issues"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.resolve(self.content_dir) / "archive"
+
+    @property
+    def templates_path(self) -> Path:
+        return self.resolve(self.templates_dir)
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.resolve(self.outbox_dir)
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """newsletter.toml in `start` or the nearest parent folder, like git finds .git."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> Config:
+    """Load settings; every problem in the file is reported in one message."""
+    path = path or find_config()
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"invalid TOML: {exc}", path=path) from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot be read: {exc.strerror}", path=path) from exc
+    data.update({key: value for key, value in overrides.items() if value is not None})
+    root = path.parent if path is not None else Path.cwd()
+    try:
+        return Config(root=root, config_path=path, **data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"'{'.'.join(str(p) for p in err['loc'])}': {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors())
+        raise ConfigError(problems, path=path or CONFIG_NAME,
+                          hint="fix these settings in newsletter.toml") from exc
