@@ -86,7 +86,8 @@ def papers(ctx: click.Context) -> None:
     widths = [max([len(row[i]) for row in rows] + [len(h)])
               for i, h in enumerate(("SLUG", "TRACK", "PUBLISHED", "FEATURED"))]
     for row in [("SLUG", "TRACK", "PUBLISHED", "FEATURED"), *rows]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
 
 
 @cli.command(name="import")
@@ -106,3 +107,6 @@ def import_(ctx: click.Context, files: tuple[Path, ...]) -> None:
 
 def main() -> None:
     cli(prog_name="newsletter")
+
+
+# Commands of later stages live in their own modules; each registers itself here.

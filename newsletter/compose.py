@@ -80,7 +80,8 @@ def select_papers(papers: dict[str, Paper], issues: dict[dt.date, Issue], date: 
     while eligible and len(result.picks) < policy.max_papers:
         result.picks.append((eligible.pop(0), "next by rank"))
     for paper in eligible:
-        result.rejections.append(Rejection(paper.slug, f"issue is full ({policy.max_papers} papers)"))
+        full = f"issue is full ({policy.max_papers} papers)"
+        result.rejections.append(Rejection(paper.slug, full))
     if not result.picks:
         raise ComposeError(f"no eligible paper for {date.isoformat()}",
                            hint="add papers under seeds/papers/ or widen selection.window_days")

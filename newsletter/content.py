@@ -62,7 +62,7 @@ def read_document(path: Path) -> Document:
         nodes = yaml.compose(raw_meta)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
+        line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ContentError(f"front matter: {problem}", path=path, line=line,
                            hint="fix the YAML between the '---' lines") from exc
@@ -70,7 +70,7 @@ def read_document(path: Path) -> Document:
         raise ContentError("front matter must be 'key: value' lines", path=path, line=2)
     key_lines = {}
     if isinstance(nodes, yaml.MappingNode):
-        key_lines = {k.value: k.start_mark.line + 2 for k, _ in nodes.value}
+        key_lines = {k.value: k.start_mark.line + 1 for k, _ in nodes.value}
     return Document(path, meta, body, body_line, key_lines)
 
 
@@ -112,8 +112,10 @@ def parse_paper(doc: Document) -> Paper:
     """Validate a paper document; its slug is its file name."""
     intro, sections = split_sections(doc.body, doc.body_line)
     if intro:
+        offset = next(i for i, line in enumerate(doc.body.split("\n")) if line.strip())
         raise ContentError("text before the first '## ' section", path=doc.path,
-                           line=doc.body_line, hint="put it under a '## Key Finding' heading")
+                           line=doc.body_line + offset,
+                           hint="put it under a '## Key Finding' heading")
     try:
         paper = Paper(slug=doc.path.stem, sections=sections, **doc.meta)
     except ValidationError as exc:

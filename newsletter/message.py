@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, formataddr
 
 from .config import Config
 from .errors import DeliveryError
@@ -29,6 +30,11 @@ def message_domain(config: Config) -> str:
     return config.from_address.rpartition("@")[2] or "localhost"
 
 
+def new_message_id(config: Config, now: dt.datetime) -> str:
+    """Unique, and always the same length, so issue.json's byte sizes stay stable."""
+    return f"<{now:%Y%m%d%H%M%S}.{secrets.token_hex(8)}@{message_domain(config)}>"
+
+
 def build_issue_message(rendered: Rendered, html: str, text: str, config: Config,
                         now: dt.datetime, to: str | None = None) -> bytes:
     """The archive copy of an issue (outbox/<date>/issue.eml): text/plain, then text/html.
@@ -44,7 +50,7 @@ def build_issue_message(rendered: Rendered, html: str, text: str, config: Config
     if config.reply_to:
         message["Reply-To"] = refuse_header_injection(config.reply_to, "reply_to")
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=message_domain(config))
+    message["Message-ID"] = new_message_id(config, now)
     message["MIME-Version"] = "1.0"
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")

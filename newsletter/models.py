@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -15,7 +15,7 @@ REQUIRED_PAPER_SECTIONS = ("Key Finding", "Why It Matters")
 BOTTOM_LINE = "Bottom Line"
 
 
-class Presentation(str, Enum):
+class Presentation(StrEnum):
     ORAL = "Oral"
     SPOTLIGHT = "Spotlight"
     POSTER = "Poster"

@@ -1,0 +1,111 @@
+"""Selection for new dates: eligibility, tracks, ranking, drafts and --dry-run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from click.testing import CliRunner
+
+from conftest import Project
+from newsletter.cli import cli
+from newsletter.compose import select_papers
+from newsletter.config import Selection
+from newsletter.content import load_content, parse_issue, read_document
+
+
+def _pool(project: Project) -> None:
+    project.add_paper("old-oral", title="Old Oral", published="2025-11-01", presentation="Oral")
+    project.add_paper("new-poster", title="New Poster", published="2025-12-01",
+                      presentation="Poster")
+    project.add_paper("new-spotlight", title="New Spotlight", published="2025-12-02",
+                      presentation="Spotlight")
+    project.add_paper("no-presentation", title="Plain", published="2025-12-03", presentation=None)
+    project.add_paper("sys-poster", title="Systems Poster", published="2025-11-20",
+                      presentation="Poster", track="systems", venue="OSDI 2025")
+    project.add_paper("future", title="Future", published="2026-01-10")
+    project.add_paper("ancient", title="Ancient", published="2024-01-01")
+    project.add_issue("2025-11-28", ["old-oral"])
+
+
+def test_one_per_track_then_rank(project: Project) -> None:
+    _pool(project)
+    content = load_content(project.root / "seeds")
+    result = select_papers(content.papers, content.issues, dt.date(2025, 12, 10),
+                           Selection(max_papers=3, window_days=60), ["ml", "systems"])
+    # ml's best is the Spotlight; systems gets its only paper even though it is a Poster;
+    # then the best remaining by presentation.
+    assert [p.slug for p in result.papers] == ["new-spotlight", "sys-poster", "new-poster"]
+    reasons = {r.slug: r.reason for r in result.rejections}
+    assert reasons["old-oral"] == "already featured on 2025-11-28"
+    assert reasons["future"].startswith("published 2026-01-10, after 2025-12-10")
+    assert "before the 60-day window" in reasons["ancient"]
+    assert reasons["no-presentation"] == "issue is full (3 papers)"
+
+
+def test_ties_break_by_newest_then_title(project: Project) -> None:
+    project.add_paper("b", title="Beta", published="2025-12-01")
+    project.add_paper("a", title="Alpha", published="2025-12-01")
+    project.add_paper("c", title="Gamma", published="2025-12-05")
+    content = load_content(project.root / "seeds")
+    result = select_papers(content.papers, {}, dt.date(2025, 12, 10),
+                           Selection(max_papers=3, window_days=60), [])
+    assert [p.slug for p in result.papers] == ["c", "a", "b"]
+
+
+def test_a_paper_featured_later_is_still_eligible_earlier(project: Project) -> None:
+    _pool(project)
+    content = load_content(project.root / "seeds")
+    result = select_papers(content.papers, content.issues, dt.date(2025, 11, 20),
+                           Selection(max_papers=1, window_days=60), ["ml"])
+    assert [p.slug for p in result.papers] == ["old-oral"]
+
+
+def test_month_only_dates_count_from_the_first(project: Project) -> None:
+    project.add_paper("month", title="Month", published="2025-12")
+    content = load_content(project.root / "seeds")
+    picked = select_papers(content.papers, {}, dt.date(2025, 12, 1), Selection(), ["ml"])
+    assert [p.slug for p in picked.papers] == ["month"]
+
+
+def test_compose_new_date_writes_draft_and_outbox(project: Project) -> None:
+    _pool(project)
+    result = CliRunner().invoke(cli, ["compose", "--date", "2025-12-10"])
+    assert result.exit_code == 0, result.output
+    assert "pick    new-spotlight  (ml, best of track 'ml')" in result.output
+    assert "pick    sys-poster  (systems, best of track 'systems')" in result.output
+    draft_path = project.root / "seeds/issues/2025-12-10.md"
+    issue = parse_issue(read_document(draft_path))
+    assert issue.status == "draft" and issue.papers == ["new-spotlight", "sys-poster"]
+    bottom = issue.bottom_line
+    assert bottom is not None and "**New Spotlight**: It works." in bottom.markdown
+    folder = project.root / "outbox/2025-12-10"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "issue.eml", "issue.html", "issue.json", "issue.txt"]
+    # The draft is now an issue: composing again renders it as it is, without re-selecting.
+    again = CliRunner().invoke(cli, ["compose", "--date", "2025-12-10"])
+    assert again.exit_code == 0 and "pick" not in again.output
+
+
+def test_dry_run_explains_and_writes_nothing(project: Project) -> None:
+    _pool(project)
+    before = project.files()
+    result = CliRunner().invoke(cli, ["compose", "--date", "2025-12-10", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "reject  old-oral  (already featured on 2025-11-28)" in lines
+    assert "reject  future  (published 2026-01-10, after 2025-12-10)" in lines
+    assert any(line.startswith("pick    new-spotlight") for line in lines)
+    assert lines[-1].startswith("dry run: would draft") and lines[-1].endswith("nothing written")
+    assert project.files() == before
+
+
+def test_papers_command_lists_the_pool(project: Project) -> None:
+    _pool(project)
+    result = CliRunner().invoke(cli, ["papers"])
+    assert result.exit_code == 0
+    rows = [line.split() for line in result.output.splitlines()]
+    assert rows[0] == ["SLUG", "TRACK", "PUBLISHED", "FEATURED"]
+    table = {row[0]: row[1:] for row in rows[1:]}
+    assert table["old-oral"] == ["ml", "2025-11-01", "2025-11-28"]
+    assert table["sys-poster"] == ["systems", "2025-11-20", "-"]
+    assert len(table) == 7
