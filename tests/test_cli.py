@@ -1,0 +1,46 @@
+"""The command line as a whole: help everywhere, documented, and quick to start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from conftest import REPO
+from newsletter.cli import cli
+
+
+def _commands(group: click.Group, prefix: str = "newsletter") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}"
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            found += _commands(command, path)
+    return found
+
+
+COMMANDS = _commands(cli)
+
+
+@pytest.mark.parametrize("path,command", COMMANDS, ids=[path for path, _ in COMMANDS])
+def test_every_command_has_help_and_is_in_the_readme(path: str, command: click.Command) -> None:
+    assert (command.help or "").strip(), f"{path} has no help text"
+    assert f"`{path}" in (REPO / "README.md").read_text(), f"README does not mention {path}"
+
+
+def test_help_does_not_import_the_pipeline() -> None:
+    code = ("import sys; from newsletter.cli import cli; "
+            "print(' '.join(m for m in ('jinja2', 'mjml', 'pydantic', 'markdown_it', 'css_inline',"
+            " 'sqlite3', 'smtplib', 'watchfiles', 'playwright') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "", f"importing the CLI loads {loaded}: keep imports inside commands"
+
+
+def test_help_runs() -> None:
+    result = subprocess.run([sys.executable, "-m", "newsletter", "--help"], capture_output=True,
+                            text=True, check=True)
+    assert "compose" in result.stdout
