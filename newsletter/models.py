@@ -26,7 +26,7 @@ class Presentation(StrEnum):
         return {"Oral": 3, "Spotlight": 2, "Poster": 1}[self.value]
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class PartialDate:
     """A publication date with an optional day: the seeds have both "2025-11" and "2025-10-28"."""
 

@@ -95,4 +95,4 @@ def paper_table(config: Config) -> list[tuple[str, str, str, str]]:
             featured.setdefault(slug, date.isoformat())
     return [(slug, paper.track, paper.published.iso(), featured.get(slug, "-"))
             for slug, paper in sorted(content.papers.items(),
-                                      key=lambda item: (item[1].published, item[0]))]
+                                      key=lambda item: (item[1].published.earliest, item[0]))]
