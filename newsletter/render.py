@@ -9,13 +9,13 @@ from pathlib import Path
 
 import css_inline
 import jinja2
-from markupsafe import escape
+from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from .config import Config
 from .errors import RenderError
 from .models import BOTTOM_LINE, Issue, Paper
-from .prose import LinkRefs, to_html, to_text, underline, wrap
+from .prose import Prose, underline, wrap
 
 HTML_TEMPLATE = "issue.mjml.j2"
 TEXT_TEMPLATE = "issue.txt.j2"
@@ -78,13 +78,18 @@ def preheader(issue: Issue, papers: list[Paper]) -> str:
 
 
 @jinja2.pass_context
+def _markdown_html(context: jinja2.runtime.Context, markdown: str, shift: int = 0) -> Markup:
+    return context["prose"].html(markdown, shift)
+
+
+@jinja2.pass_context
 def _markdown_text(context: jinja2.runtime.Context, markdown: str, shift: int = 0) -> str:
-    return to_text(markdown, context["refs"], shift)
+    return context["prose"].text(markdown, shift)
 
 
 @jinja2.pass_context
 def _ref(context: jinja2.runtime.Context, url: str) -> int:
-    return context["refs"].number(url)
+    return context["prose"].refs.number(url)
 
 
 @lru_cache(maxsize=8)
@@ -93,7 +98,7 @@ def _environment(templates: Path, mtimes: tuple) -> tuple[jinja2.Environment, ji
     common = {"loader": loader, "undefined": jinja2.StrictUndefined, "trim_blocks": True,
               "lstrip_blocks": True, "keep_trailing_newline": True}
     html_env = jinja2.Environment(autoescape=True, **common)
-    html_env.filters.update(markdown=to_html, link_label=link_label)
+    html_env.filters.update(markdown=_markdown_html, link_label=link_label)
     text_env = jinja2.Environment(autoescape=False, **common)
     text_env.filters.update(markdown=_markdown_text, ref=_ref, wrap=wrap, underline=underline,
                             link_label=link_label)
@@ -142,7 +147,7 @@ def render_issue(issue: Issue, papers: list[Paper], config: Config) -> Rendered:
         "date": human_date(issue), "subject": issue_subject(issue, config),
         "preheader": preheader(issue, papers), "paper_meta": paper_meta,
         "bottom_line_title": BOTTOM_LINE,
-        "name": NAME_MARKER, "unsubscribe_url": UNSUBSCRIBE_MARKER,
+        "name": NAME_MARKER, "unsubscribe_url": UNSUBSCRIBE_MARKER, "prose": Prose(),
     }
     templates = config.templates_path
     mjml_source = _render(_template(html_env, HTML_TEMPLATE, templates), context, templates)
@@ -150,7 +155,7 @@ def render_issue(issue: Issue, papers: list[Paper], config: Config) -> Rendered:
         html = mjml2html(mjml_source)
     except Exception as exc:  # MRML raises a bare exception type for invalid MJML
         raise RenderError(f"MJML error: {exc}", path=templates / HTML_TEMPLATE) from exc
-    text = _render(_template(text_env, TEXT_TEMPLATE, templates),
-                   {**context, "refs": LinkRefs()}, templates)
+    context["refs"] = context["prose"].refs
+    text = _render(_template(text_env, TEXT_TEMPLATE, templates), context, templates)
     return Rendered(subject=context["subject"], preheader=context["preheader"],
                     html=inline_css(html), text=text, mjml=mjml_source)
