@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,12 +79,10 @@ def preheader(issue: Issue, papers: list[Paper]) -> str:
 
 
 @jinja2.pass_context
-def _markdown_html(context: jinja2.runtime.Context, markdown: str, shift: int = 0) -> Markup:
-    return context["prose"].html(markdown, shift)
-
-
-@jinja2.pass_context
-def _markdown_text(context: jinja2.runtime.Context, markdown: str, shift: int = 0) -> str:
+def _markdown(context: jinja2.runtime.Context, markdown: str, shift: int = 0) -> Markup | str:
+    """Markdown as HTML in the HTML template and as wrapped text in the text template."""
+    if context.eval_ctx.autoescape:
+        return context["prose"].html(markdown, shift)
     return context["prose"].text(markdown, shift)
 
 
@@ -92,26 +91,34 @@ def _ref(context: jinja2.runtime.Context, url: str) -> int:
     return context["prose"].refs.number(url)
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (Jinja checks each template's source checksum)."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsletter"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder), "jinja-%s.cache")
+
+
 @lru_cache(maxsize=8)
-def _environment(templates: Path, mtimes: tuple) -> tuple[jinja2.Environment, jinja2.Environment]:
-    loader = jinja2.FileSystemLoader(str(templates))
-    common = {"loader": loader, "undefined": jinja2.StrictUndefined, "trim_blocks": True,
-              "lstrip_blocks": True, "keep_trailing_newline": True}
-    html_env = jinja2.Environment(autoescape=True, **common)
-    html_env.filters.update(markdown=_markdown_html, link_label=link_label)
-    text_env = jinja2.Environment(autoescape=False, **common)
-    text_env.filters.update(markdown=_markdown_text, ref=_ref, wrap=wrap, underline=underline,
-                            link_label=link_label)
-    return html_env, text_env
+def _environment(templates: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)), undefined=jinja2.StrictUndefined,
+        autoescape=lambda name: bool(name) and not name.endswith(".txt.j2"),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        bytecode_cache=_bytecode_cache(), auto_reload=True)
+    env.filters.update(markdown=_markdown, ref=_ref, wrap=wrap, underline=underline,
+                       link_label=link_label)
+    return env
 
 
-def environments(templates: Path) -> tuple[jinja2.Environment, jinja2.Environment]:
-    """Jinja environments for a template folder; rebuilt when a template changes (preview)."""
+def environment(templates: Path) -> jinja2.Environment:
+    """The Jinja environment of a template folder; edited templates are picked up (preview)."""
     if not templates.is_dir():
         raise RenderError("template folder not found", path=templates,
                           hint="set templates_dir in newsletter.toml")
-    mtimes = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in templates.iterdir()))
-    return _environment(templates, mtimes)
+    return _environment(templates)
 
 
 def _template(env: jinja2.Environment, name: str, templates: Path) -> jinja2.Template:
@@ -141,7 +148,7 @@ def inline_css(html: str) -> str:
 
 def render_issue(issue: Issue, papers: list[Paper], config: Config) -> Rendered:
     """Render the issue once, as HTML and plaintext, with per-recipient markers."""
-    html_env, text_env = environments(config.templates_path)
+    env = environment(config.templates_path)
     context = {
         "newsletter": config, "issue": issue, "papers": papers,
         "date": human_date(issue), "subject": issue_subject(issue, config),
@@ -150,12 +157,12 @@ def render_issue(issue: Issue, papers: list[Paper], config: Config) -> Rendered:
         "name": NAME_MARKER, "unsubscribe_url": UNSUBSCRIBE_MARKER, "prose": Prose(),
     }
     templates = config.templates_path
-    mjml_source = _render(_template(html_env, HTML_TEMPLATE, templates), context, templates)
+    mjml_source = _render(_template(env, HTML_TEMPLATE, templates), context, templates)
     try:
         html = mjml2html(mjml_source)
     except Exception as exc:  # MRML raises a bare exception type for invalid MJML
         raise RenderError(f"MJML error: {exc}", path=templates / HTML_TEMPLATE) from exc
     context["refs"] = context["prose"].refs
-    text = _render(_template(text_env, TEXT_TEMPLATE, templates), context, templates)
+    text = _render(_template(env, TEXT_TEMPLATE, templates), context, templates)
     return Rendered(subject=context["subject"], preheader=context["preheader"],
                     html=inline_css(html), text=text, mjml=mjml_source)

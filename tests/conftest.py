@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -88,3 +89,9 @@ def legacy_seeds() -> Path:
     if not LEGACY_SEEDS.is_dir():
         raise RuntimeError(f"the legacy seeds are missing: {LEGACY_SEEDS}")
     return LEGACY_SEEDS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Compiled-template caches of throwaway projects stay out of the user's ~/.cache."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
