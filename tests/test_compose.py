@@ -109,3 +109,32 @@ def test_papers_command_lists_the_pool(project: Project) -> None:
     assert table["old-oral"] == ["ml", "2025-11-01", "2025-11-28"]
     assert table["sys-poster"] == ["systems", "2025-11-20", "-"]
     assert len(table) == 7
+
+
+def test_new_date_on_the_bundled_seeds(tmp_path, monkeypatch) -> None:
+    """The real pool: every seed paper was featured, so only the new ones can be picked."""
+    import shutil
+
+    from conftest import REPO, paper_text
+
+    for name in ("seeds", "templates"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    shutil.copy(REPO / "newsletter.toml", tmp_path)
+    papers = tmp_path / "seeds" / "papers"
+    (papers / "sparse-kv.md").write_text(paper_text(title="Sparse KV Caches",
+                                                    presentation="Poster", published="2025-12-01"))
+    (papers / "raft-fuzz.md").write_text(paper_text(title="Fuzzing Raft", venue="OSDI 2025",
+                                                    presentation=None, track="systems",
+                                                    published="2025-11-30"))
+    (papers / "late.md").write_text(paper_text(title="Late", published="2025-12-24"))
+    monkeypatch.chdir(papers)  # newsletter.toml is found from a subfolder, like git
+    result = CliRunner().invoke(cli, ["compose", "--date", "2025-12-05", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    picks = [line.split()[1] for line in result.output.splitlines() if line.startswith("pick")]
+    assert picks == ["sparse-kv", "raft-fuzz"]
+    rejected = {line.split()[1]: line for line in result.output.splitlines()
+                if line.startswith("reject")}
+    assert "(already featured on 2025-11-28)" in rejected["mixture-of-depths-2"]
+    assert "(already featured on 2025-10-19)" in rejected["dynamoe"]
+    assert "after 2025-12-05" in rejected["late"]
+    assert len(rejected) == 11
