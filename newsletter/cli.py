@@ -110,3 +110,10 @@ def main() -> None:
 
 
 # Commands of later stages live in their own modules; each registers itself here.
+from .cli_preview import register_preview_commands  # noqa: E402
+
+register_preview_commands(cli)
+
+from .cli_delivery import register_delivery_commands  # noqa: E402
+
+register_delivery_commands(cli)

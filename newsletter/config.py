@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -18,6 +18,41 @@ class Selection(BaseModel):
 
     max_papers: int = Field(2, ge=1, le=20)
     window_days: int = Field(120, ge=1)
+
+
+class Delivery(BaseModel):
+    """[delivery]: subscribers database, transport and the pace of a send."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    transport: Literal["outbox", "smtp"] = "outbox"
+    smtp_url: str | None = None  # smtp://user@host:port or smtps://...; never a password
+    smtp_ca_file: Path | None = None  # extra CA bundle, e.g. a test server's own certificate
+    smtp_timeout: float = Field(60.0, gt=0)
+    database: Path = Path("newsletter.sqlite3")
+    secret_file: Path | None = None  # default: .newsletter-secret beside the database
+    connections: int = Field(4, ge=1, le=64)
+    rate_limit: float = Field(0.0, ge=0)  # messages per second over all connections; 0 = off
+    batch_size: int = Field(50, ge=1, le=10_000)
+    max_attempts: int = Field(5, ge=1)
+    retry_base: float = Field(1.0, ge=0)  # seconds before the first retry; doubles each time
+    retry_cap: float = Field(60.0, ge=0)
+    list_id: str | None = None  # default: <title-slug>.<sender domain>
+    unsubscribe_url: str | None = None  # default: <base_url>/unsubscribe
+    unsubscribe_mailto: str | None = None  # default: from_address
+    log_every: int = Field(1000, ge=1)  # progress lines when stderr is not a terminal
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith(("smtp://", "smtps://")):
+            raise ValueError("must start with smtp:// or smtps://")
+        userinfo = value.split("://", 1)[1].split("/", 1)[0].rpartition("@")[0]
+        if ":" in userinfo:
+            raise ValueError("must not hold a password: set NEWSLETTER_SMTP_PASSWORD instead")
+        return value
 
 
 class Config(BaseModel):
@@ -37,6 +72,7 @@ class Config(BaseModel):
     tracks: list[str] = Field(default_factory=lambda: ["ml", "systems"])
     venue_tracks: dict[str, str] = Field(default_factory=dict)
     selection: Selection = Field(default_factory=Selection)
+    delivery: Delivery = Field(default_factory=Delivery)
     content_dir: Path = Path("seeds")
     templates_dir: Path = Path("templates")
     outbox_dir: Path = Path("outbox")
