@@ -10,7 +10,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import render_bench
+from . import delivery_bench, render_bench
 from .measure import Figure
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +46,15 @@ def run(quick: bool, only: str | None) -> list[Figure]:
         "compose": lambda: render_bench.bench_compose(root, runs),
         "render": lambda: render_bench.bench_render(root, calls),
         "help": lambda: render_bench.bench_help(runs),
+        "build": lambda: delivery_bench.bench_build(
+            root, 2_000 if quick else 100_000, 50 if quick else 1_000, runs=3 if quick else 5),
+        "smtp": lambda: delivery_bench.bench_smtp(root, 500 if quick else 20_000,
+                                                  runs=1 if quick else 3),
+        "memory": lambda: delivery_bench.bench_memory(
+            root, 200 if quick else 1_000, 2_000 if quick else 100_000, runs=1 if quick else 3),
+        "window": lambda: delivery_bench.bench_duplicate_window(root, 500 if quick else 5_000),
+        "import": lambda: delivery_bench.bench_import(root, 5_000 if quick else 100_000,
+                                                      runs=2 if quick else 5),
     }
     figures: list[Figure] = []
     for name, suite in suites.items():

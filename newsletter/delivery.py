@@ -206,7 +206,8 @@ class _Run:
         if not store.start_attempt(issue, worker, sid):
             return  # not ours any more; whoever holds it sends it
         try:
-            reply = transport.send(Envelope(self.config.from_address, claim.email, data))
+            envelope = Envelope(self.config.from_address, claim.email, data, dot_safe=True)
+            reply = transport.send(envelope)
         except TransportError:
             store.unstart(issue, sid)
             raise
@@ -317,7 +318,7 @@ def send_test(config: Config, date: dt.date, address: str, *, transport: str | N
                           subscriber.name if subscriber else "",
                           message_id=new_message_id(config, dt.datetime.now(dt.UTC)))
     with make_transport() as pusher:
-        reply = pusher.send(Envelope(config.from_address, email, data))
+        reply = pusher.send(Envelope(config.from_address, email, data, dot_safe=True))
     if not reply.ok:
         raise DeliveryError(f"the test message to {email} was refused: {reply}")
     return reply

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.utils import format_datetime
 
@@ -166,6 +167,13 @@ def to_header(email: str, name: str) -> bytes:
     if len(name) < 60 and _QUOTABLE.fullmatch(name):
         quoted = name.replace("\\", "\\\\").replace('"', '\\"')
         return f'To: "{quoted}" <{email}>\r\n'.encode()
+    if not name.isascii() and name.isprintable():
+        # RFC 2047 encoded words, split at character boundaries and folded: email.header does
+        # this in about 13 µs, the header registry's full parse and refold takes 250 µs.
+        words = Header(name, "utf-8", header_name="To").encode(linesep="\r\n")
+        last_line = len(words) - words.rfind("\n") + (4 if "\n" not in words else 0)
+        fold = "\r\n " if last_line + len(email) + 3 > 78 else " "
+        return f"To: {words}{fold}<{email}>\r\n".encode()
     return _header("To", str(Address(display_name=name, addr_spec=email)))
 
 

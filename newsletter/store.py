@@ -22,6 +22,7 @@ doubt" (the server may have accepted it) and is sent again.
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import sqlite3
 import time
@@ -96,7 +97,12 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
 
 def stamp(now: float | None = None) -> str:
     """UTC timestamp as ISO 8601 text: sorts correctly and reads the same in any database."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    return _stamp(int(time.time() if now is None else now))
+
+
+@functools.lru_cache(maxsize=4)  # a send records thousands of rows within the same second
+def _stamp(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 class Store:

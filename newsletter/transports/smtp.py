@@ -232,7 +232,7 @@ class SMTPTransport(Transport):
         failed = next((reply for reply, accepted in zip(replies, expected, strict=False)
                        if reply[0] not in accepted), None)
         if failed is None:
-            code, message = self._content(smtp, envelope.data)
+            code, message = self._content(smtp, envelope.data, envelope.dot_safe)
             return Reply(code, _text(message))
         if len(replies) == 3 and replies[2][0] == 354:
             # A broken pipelining server opened DATA for no valid recipient: close it empty.
@@ -246,10 +246,10 @@ class SMTPTransport(Transport):
                 self._abandon()
         return Reply(code, _text(message))
 
-    def _content(self, smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    def _content(self, smtp: smtplib.SMTP, data: bytes, dot_safe: bool) -> tuple[int, bytes]:
         """The message and the final dot, without smtplib's per-message regex."""
-        if data.startswith(b".") or b"\n." in data:
-            data = _NEEDS_STUFFING.sub(b"..", data)  # ours never need it: QP encodes the dot
+        if not dot_safe and (data.startswith(b".") or b"\n." in data):
+            data = _NEEDS_STUFFING.sub(b"..", data)
         self._content_sent = True
         smtp.send(data + b".\r\n" if data.endswith(b"\r\n") else data + b"\r\n.\r\n")
         return smtp.getreply()
