@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -11,9 +12,38 @@ from . import __version__
 
 DEBUG = {"on": False}
 
+# Commands of later stages live in their own modules, each with a function that registers
+# them. They are imported only when one of them runs or the command list is needed (help,
+# completion), so `compose` does not load the delivery and preview command modules.
+LATER_COMMANDS = {
+    "preview": "cli_preview", "check": "cli_preview",
+    "subscribers": "cli_delivery", "send": "cli_delivery", "status": "cli_delivery",
+    "unsubscribe": "cli_delivery",
+}
+_REGISTER = {"cli_preview": "register_preview_commands",
+             "cli_delivery": "register_delivery_commands"}
+
 
 class Group(click.Group):
     """Turns our errors into one line with exit code 2; --debug shows the traceback."""
+
+    def load_later_commands(self, name: str | None = None) -> None:
+        """Register the later-stage commands: those of the module that defines `name`, or all."""
+        modules = {module for command, module in LATER_COMMANDS.items()
+                   if name in (None, command) and command not in self.commands}
+        for module_name in sorted(modules):
+            module = importlib.import_module(f"{__package__}.{module_name}")
+            getattr(module, _REGISTER[module_name])(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            # An unknown name loads every module, so "no such command" lists all of them.
+            self.load_later_commands(cmd_name if cmd_name in LATER_COMMANDS else None)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_later_commands()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         from .errors import NewsletterError
@@ -107,13 +137,3 @@ def import_(ctx: click.Context, files: tuple[Path, ...]) -> None:
 
 def main() -> None:
     cli(prog_name="newsletter")
-
-
-# Commands of later stages live in their own modules; each registers itself here.
-from .cli_preview import register_preview_commands  # noqa: E402
-
-register_preview_commands(cli)
-
-from .cli_delivery import register_delivery_commands  # noqa: E402
-
-register_delivery_commands(cli)

@@ -86,7 +86,9 @@ class Section(BaseModel):
 
 
 class _Sectioned(BaseModel):
-    sections: list[Section] = Field(default_factory=list)
+    # `lambda: []` rather than `list`: for a builtin, pydantic reads the text signature,
+    # which compiles the tokenize module's patterns (about 2 ms of every start).
+    sections: list[Section] = Field(default_factory=lambda: [])
 
     def section(self, title: str) -> Section | None:
         wanted = title.casefold()
@@ -109,14 +111,14 @@ class Paper(_Sectioned):
     title: CleanStr
     headline: str | None = None
     authors: list[CleanStr] = Field(min_length=1)
-    affiliations: list[CleanStr] = Field(default_factory=list)
+    affiliations: list[CleanStr] = Field(default_factory=lambda: [])
     venue: CleanStr
     presentation: Presentation | None = None
     published: PartialDateField
     track: CleanStr
     links: dict[str, str] = Field(default_factory=dict)
     takeaway: CleanStr
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=lambda: [])
     imported_from: str | None = None
 
     @field_validator("slug")

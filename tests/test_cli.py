@@ -14,7 +14,9 @@ from newsletter.cli import cli
 
 def _commands(group: click.Group, prefix: str = "newsletter") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # loads the commands registered on demand
+        command = group.get_command(ctx, name)
         path = f"{prefix} {name}"
         found.append((path, command))
         if isinstance(command, click.Group):
@@ -38,6 +40,16 @@ def test_help_does_not_import_the_pipeline() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.strip()
     assert loaded == "", f"importing the CLI loads {loaded}: keep imports inside commands"
+
+
+def test_compose_does_not_load_the_later_command_modules() -> None:
+    code = ("import sys, click; from newsletter.cli import cli; "
+            "cli.get_command(click.Context(cli), 'compose'); "
+            "print(' '.join(m for m in ('newsletter.cli_preview', 'newsletter.cli_delivery')"
+            " if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "", f"resolving `compose` loads {loaded}"
 
 
 def test_help_runs() -> None:
