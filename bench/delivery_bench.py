@@ -64,23 +64,33 @@ def newsletter_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "newsletter", *args]
 
 
-def run_process(command: list[str], cwd: Path) -> tuple[float, int]:
-    """(seconds, peak RSS in KB) of one whole process, which must succeed."""
+# Linux carries a process's peak RSS across fork and exec, so a child of this (large) bench
+# process would report at least our own peak. A small launcher forks the measured command.
+_LAUNCHER = """import os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+elapsed = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    out.write(f"{elapsed} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_process(command: list[str], cwd: Path) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one whole process, from fork to exit; it must succeed."""
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("NEWSLETTER_")}
-    with tempfile.TemporaryFile() as output:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=environment, stdout=output,
-                                   stderr=subprocess.STDOUT)
-        # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN mixes in every child so far).
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as output, tempfile.NamedTemporaryFile("r") as peak:
+        process = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, peak.name, *command],
+                                 cwd=cwd, env=environment, stdout=output,
+                                 stderr=subprocess.STDOUT)
         if process.returncode != 0:
             output.seek(0)
             raise SystemExit(f"bench: {' '.join(command)} failed ({process.returncode}):\n"
                              f"{output.read().decode(errors='replace')}")
-    return elapsed, usage.ru_maxrss
+        elapsed, kilobytes = peak.read().split()
+        return float(elapsed), int(kilobytes) / 1024
 
 
 def subscribed_project(root: Path, count: int) -> Path:
@@ -277,7 +287,7 @@ def bench_memory(root: Path, small: int, large: int, runs: int) -> list[Figure]:
                     "--smtp-url", f"smtp://127.0.0.1:{port}", "--connections",
                     str(CONNECTIONS)), root)
                 check_ledger(config, count)
-                peaks.append(peak / 1024)
+                peaks.append(peak)
             figures.append(summarize(f"peak RSS, send to {count:,}", "MB", peaks))
             pristine.unlink()
     ratio = figures[1].median / figures[0].median
@@ -321,25 +331,31 @@ def bench_duplicate_window(root: Path, count: int) -> list[Figure]:
     reset_ledger(root, subscribed_project(root, count))
     replied: dict[int, float] = {}
     windows: list[float] = []
-    original_send, original_mark_sent = SMTPTransport.send, Store.mark_sent
+    originals = SMTPTransport.send, Store.mark_sent, Store.mark_sent_and_start
 
     def timed_send(self, envelope):
-        reply = original_send(self, envelope)
+        reply = originals[0](self, envelope)
         replied[threading.get_ident()] = time.perf_counter()
         return reply
 
-    def timed_mark_sent(self, issue, subscriber_id, reply):
-        original_mark_sent(self, issue, subscriber_id, reply)
-        windows.append((time.perf_counter() - replied[threading.get_ident()]) * 1e6)
+    def recorded(record):
+        def timed(self, issue, subscriber_id, reply, *rest):
+            result = record(self, issue, subscriber_id, reply, *rest)
+            windows.append((time.perf_counter() - replied[threading.get_ident()]) * 1e6)
+            return result
+        return timed
 
-    SMTPTransport.send, Store.mark_sent = timed_send, timed_mark_sent
+    SMTPTransport.send = timed_send
+    Store.mark_sent, Store.mark_sent_and_start = map(recorded, originals[1:])
     try:
         with smtp_sink() as port, open(os.devnull, "w") as quiet:
             delivery.send_issue(config, dt.date.fromisoformat(DATE), transport="smtp",
                                 smtp_url=f"smtp://127.0.0.1:{port}", connections=CONNECTIONS,
                                 stream=quiet, tty=False)
     finally:
-        SMTPTransport.send, Store.mark_sent = original_send, original_mark_sent
+        SMTPTransport.send, Store.mark_sent, Store.mark_sent_and_start = originals
+    if len(windows) != count:
+        raise SystemExit(f"bench: {len(windows)} of {count} sends were timed")
     check_ledger(config, count)
     figure = summarize(f"duplicate window: reply read to 'sent' committed ({count:,} sends)",
                        "µs", windows)

@@ -148,6 +148,7 @@ class _Run:
         worker = f"{socket.gethostname()}:{os.getpid()}:{index}"
         try:
             with Store(database_path(self.config)) as store:
+                store.defer_checkpoints()  # the main thread checkpoints, outside the window
                 transport = self.make_transport()
                 try:
                     self._loop(store, transport, worker)
@@ -173,11 +174,8 @@ class _Run:
                 self.stop.wait(min(max(due, 0.01), 1.0))
                 continue
             try:
-                for claim in batch:
-                    if self.stop.is_set():
-                        break
-                    self._deliver(store, transport, worker, claim)
-                    down = 0
+                self._deliver(store, transport, worker, batch)
+                down = 0
             except TransportError as exc:
                 down += 1
                 if not exc.retry or down >= self.settings.max_attempts:
@@ -188,30 +186,66 @@ class _Run:
             finally:
                 store.release(self.issue, worker, [claim.subscriber_id for claim in batch])
 
-    def _deliver(self, store: Store, transport: Transport, worker: str, claim: Claim) -> None:
-        issue, sid = self.issue, claim.subscriber_id
-        if claim.status != "active":
-            store.mark_failed(issue, sid, f"not sent: subscriber is {claim.status}",
-                              state="skipped")
-            self.count("skipped")
-            return
+    def _deliver(self, store: Store, transport: Transport, worker: str,
+                 batch: list[Claim]) -> None:
+        """Send a batch, one message after the other on this worker's connection.
+
+        A row is marked in flight in a commit of its own before its message goes out, and
+        sent right after the server's acceptance. When the next message is ready (built, and
+        no rate limit to wait for) both go in one commit: the "sent" of this message and the
+        "in flight" of the next, which halves the commits without widening the duplicate
+        window (the next message is built before this one is sent).
+        """
+        issue = self.issue
+        claims = iter(batch)
+        current = self._prepare(store, claims)
+        in_flight = False  # `current` was marked in flight by the previous commit
         try:
-            data = self.template.build(sid, claim.email, claim.name)
-        except DeliveryError as exc:
-            store.mark_failed(issue, sid, f"not sent: {exc.detail}")
-            self.count("failed")
-            return
-        transport.open()  # a server that is down raises here, before the row is in flight
-        self.limiter.wait(self.stop)
-        if not store.start_attempt(issue, worker, sid):
-            return  # not ours any more; whoever holds it sends it
-        try:
-            envelope = Envelope(self.config.from_address, claim.email, data, dot_safe=True)
-            reply = transport.send(envelope)
-        except TransportError:
-            store.unstart(issue, sid)
-            raise
-        self._record(store, claim, reply)
+            while current is not None and not self.stop.is_set():
+                claim, data = current
+                transport.open()  # a server that is down raises here, before the row is sent
+                if not in_flight:
+                    self.limiter.wait(self.stop)
+                    if not store.start_attempt(issue, worker, claim.subscriber_id):
+                        current = self._prepare(store, claims)  # not ours any more
+                        continue
+                in_flight = True
+                upcoming = self._prepare(store, claims)
+                reply = transport.send(Envelope(self.config.from_address, claim.email, data,
+                                                dot_safe=True))
+                in_flight = False
+                if reply.ok and upcoming is not None and not self.limiter.interval \
+                        and not self.stop.is_set():
+                    started = store.mark_sent_and_start(issue, claim.subscriber_id, str(reply),
+                                                        worker, upcoming[0].subscriber_id)
+                    current, in_flight = upcoming, started
+                    self.count("sent")
+                else:
+                    self._record(store, claim, reply)
+                    current = upcoming
+        finally:
+            if in_flight and current is not None:
+                # Marked in flight, but its message never went out: not an attempt after all.
+                store.unstart(issue, current[0].subscriber_id)
+
+    def _prepare(self, store: Store, claims: Iterator[Claim]) -> tuple[Claim, bytes] | None:
+        """The next claim of the batch that can be sent, with its message; None at the end.
+
+        A subscriber who left meanwhile is skipped, a message that cannot be built fails.
+        """
+        for claim in claims:
+            issue, sid = self.issue, claim.subscriber_id
+            if claim.status != "active":
+                store.mark_failed(issue, sid, f"not sent: subscriber is {claim.status}",
+                                  state="skipped")
+                self.count("skipped")
+                continue
+            try:
+                return claim, self.template.build(sid, claim.email, claim.name)
+            except DeliveryError as exc:
+                store.mark_failed(issue, sid, f"not sent: {exc.detail}")
+                self.count("failed")
+        return None
 
     def _record(self, store: Store, claim: Claim, reply: Reply) -> None:
         issue, sid, text = self.issue, claim.subscriber_id, str(reply)
@@ -282,6 +316,7 @@ def send_issue(config: Config, date: dt.date, *, transport: str | None = None,
         try:
             while not run.done.wait(0.2):
                 progress.refresh()
+                store.checkpoint()
         except KeyboardInterrupt:
             report.interrupted = True
             run.stop.set()

@@ -25,6 +25,7 @@ import fcntl
 import functools
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -95,6 +96,26 @@ def _v1(db: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
 
 
+_START_ATTEMPT = """
+    UPDATE deliveries SET state = 'sending', attempts = attempts + 1
+    WHERE issue_date = ? AND subscriber_id = ? AND state = 'claimed' AND worker = ?"""
+
+_WRITER_LOCKS: dict[Path, threading.Lock] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.Lock:
+    """One lock per database file for the writers of this process.
+
+    SQLite lets one writer in at a time; a connection that finds the file locked sleeps in
+    its busy handler for a millisecond or more. Queueing the threads of a send on a Python
+    lock instead hands the database over at once, which keeps the gap between the server's
+    acceptance and the commit that records it (the duplicate window) short.
+    """
+    with _REGISTRY_LOCK:
+        return _WRITER_LOCKS.setdefault(path.resolve(), threading.Lock())
+
+
 def stamp(now: float | None = None) -> str:
     """UTC timestamp as ISO 8601 text: sorts correctly and reads the same in any database."""
     return _stamp(int(time.time() if now is None else now))
@@ -111,6 +132,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = _writer_lock(path)
         try:
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30,
                                        check_same_thread=False)
@@ -164,13 +186,31 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; IMMEDIATE takes the write lock up front (no upgrade deadlock)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._writer:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def defer_checkpoints(self) -> None:
+        """Leave WAL checkpoints to `checkpoint()`: this connection's commits stay short.
+
+        By default the commit that fills the WAL copies it into the database file, which
+        makes one commit in a few hundred take milliseconds.
+        """
+        self._db.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file, without waiting for or blocking writers."""
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _update(self, sql: str, parameters: tuple | dict[str, object]) -> int:
+        """One statement in its own transaction (autocommit); the number of rows changed."""
+        with self._writer:
+            return self._db.execute(sql, parameters).rowcount
 
     @contextmanager
     def send_lock(self) -> Iterator[None]:
@@ -315,29 +355,45 @@ class Store:
 
         False if the row is no longer this worker's claim (then it must not be sent).
         """
-        return self._db.execute("""
-            UPDATE deliveries SET state = 'sending', attempts = attempts + 1
-            WHERE issue_date = ? AND subscriber_id = ? AND state = 'claimed' AND worker = ?""",
-            (issue, subscriber_id, worker)).rowcount == 1
+        return self._update(_START_ATTEMPT, (issue, subscriber_id, worker)) == 1
 
     def unstart(self, issue: str, subscriber_id: int) -> None:
         """The connection failed before any of the message went out: not an attempt after all."""
-        self._db.execute("""UPDATE deliveries SET state = 'claimed', attempts = attempts - 1
-                            WHERE issue_date = ? AND subscriber_id = ? AND state = 'sending'""",
-                         (issue, subscriber_id))
+        self._update("""UPDATE deliveries SET state = 'claimed', attempts = attempts - 1
+                        WHERE issue_date = ? AND subscriber_id = ? AND state = 'sending'""",
+                     (issue, subscriber_id))
 
     def mark_sent(self, issue: str, subscriber_id: int, reply: str) -> None:
         """Committed right after the server's acceptance: the only window for a duplicate."""
-        self._db.execute("""UPDATE deliveries SET state = 'sent', reply = ?, worker = NULL,
-                                updated_at = ?
-                            WHERE issue_date = ? AND subscriber_id = ?""",
-                         (reply, stamp(), issue, subscriber_id))
+        self._update("""UPDATE deliveries SET state = 'sent', reply = ?, worker = NULL,
+                            updated_at = ?
+                        WHERE issue_date = ? AND subscriber_id = ?""",
+                     (reply, stamp(), issue, subscriber_id))
+
+    def mark_sent_and_start(self, issue: str, subscriber_id: int, reply: str, worker: str,
+                            next_id: int) -> bool:
+        """`mark_sent` for one row and `start_attempt` for the next, in one statement.
+
+        True if the next row is now in flight (it is still this worker's claim).
+        """
+        return self._update("""
+            UPDATE deliveries SET
+                state = CASE WHEN subscriber_id = :sent THEN 'sent' ELSE 'sending' END,
+                reply = CASE WHEN subscriber_id = :sent THEN :reply ELSE reply END,
+                worker = CASE WHEN subscriber_id = :sent THEN NULL ELSE worker END,
+                updated_at = CASE WHEN subscriber_id = :sent THEN :now ELSE updated_at END,
+                attempts = CASE WHEN subscriber_id = :sent THEN attempts ELSE attempts + 1 END
+            WHERE issue_date = :issue
+              AND (subscriber_id = :sent
+                   OR (subscriber_id = :next AND state = 'claimed' AND worker = :worker))""",
+            {"sent": subscriber_id, "reply": reply, "now": stamp(), "issue": issue,
+             "next": next_id, "worker": worker}) == 2
 
     def mark_retry(self, issue: str, subscriber_id: int, reply: str, at: float) -> None:
-        self._db.execute("""UPDATE deliveries SET state = 'pending', reply = ?, worker = NULL,
-                                next_attempt_at = ?, updated_at = ?
-                            WHERE issue_date = ? AND subscriber_id = ?""",
-                         (reply, at, stamp(), issue, subscriber_id))
+        self._update("""UPDATE deliveries SET state = 'pending', reply = ?, worker = NULL,
+                            next_attempt_at = ?, updated_at = ?
+                        WHERE issue_date = ? AND subscriber_id = ?""",
+                     (reply, at, stamp(), issue, subscriber_id))
 
     def mark_failed(self, issue: str, subscriber_id: int, reply: str, *,
                     bounced: bool = False, state: str = "failed") -> None:

@@ -92,6 +92,24 @@ def test_enqueue_claim_send_and_counts(store: Store) -> None:
     assert list(store.rows(ISSUE, "sent")) == [(claim.email, "sent", 1, "250 OK")]
 
 
+def test_sent_and_the_next_in_flight_in_one_statement(store: Store) -> None:
+    _subscribe(store, 3)
+    store.enqueue(ISSUE)
+    first, second, third = store.claim_batch(ISSUE, "w1", 3, time.time())
+    assert store.start_attempt(ISSUE, "w1", first.subscriber_id)
+    assert store.mark_sent_and_start(ISSUE, first.subscriber_id, "250 OK", "w1",
+                                     second.subscriber_id)
+    rows = {row[0]: row[1:] for row in store.rows(ISSUE)}
+    assert rows[first.email] == ("sent", 1, "250 OK")
+    assert rows[second.email] == ("sending", 1, None)
+    # The next row is no longer this worker's claim: the sent one is still recorded.
+    store.release(ISSUE, "w1", [third.subscriber_id])
+    assert not store.mark_sent_and_start(ISSUE, second.subscriber_id, "250 OK", "w1",
+                                         third.subscriber_id)
+    counts = store.counts(ISSUE)
+    assert (counts["sent"], counts["sending"], counts["pending"]) == (2, 0, 1)
+
+
 def test_recover_reports_only_rows_in_flight(store: Store) -> None:
     _subscribe(store, 4)
     store.enqueue(ISSUE)
