@@ -148,7 +148,6 @@ class _Run:
         worker = f"{socket.gethostname()}:{os.getpid()}:{index}"
         try:
             with Store(database_path(self.config)) as store:
-                store.defer_checkpoints()  # the main thread checkpoints, outside the window
                 transport = self.make_transport()
                 try:
                     self._loop(store, transport, worker)
@@ -316,7 +315,6 @@ def send_issue(config: Config, date: dt.date, *, transport: str | None = None,
         try:
             while not run.done.wait(0.2):
                 progress.refresh()
-                store.checkpoint()
         except KeyboardInterrupt:
             report.interrupted = True
             run.stop.set()

@@ -195,18 +195,6 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
-    def defer_checkpoints(self) -> None:
-        """Leave WAL checkpoints to `checkpoint()`: this connection's commits stay short.
-
-        By default the commit that fills the WAL copies it into the database file, which
-        makes one commit in a few hundred take milliseconds.
-        """
-        self._db.execute("PRAGMA wal_autocheckpoint = 0")
-
-    def checkpoint(self) -> None:
-        """Copy the WAL into the database file, without waiting for or blocking writers."""
-        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
     def _update(self, sql: str, parameters: tuple | dict[str, object]) -> int:
         """One statement in its own transaction (autocommit); the number of rows changed."""
         with self._writer:
