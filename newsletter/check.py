@@ -23,7 +23,7 @@ from .check_rules import (
     snippet,
     value_lines,
 )
-from .compose import draft_issue, select_papers
+from .compose import draft_for_date
 from .config import Config
 from .content import Content, Document, parse_issue, parse_paper, read_document
 from .diagnostics import Diagnostic
@@ -178,9 +178,7 @@ def _scope(config: Config, date: dt.date, issues: dict[Path, _Loaded],
     path = config.issues_dir / f"{date.isoformat()}.md"
     item = issues.get(path)
     if item is None:
-        selection = select_papers(pool.papers, pool.issues, date, config.selection,
-                                  config.tracks)
-        issue = draft_issue(date, selection.papers, config.title)
+        issue, _ = draft_for_date(pool.papers, pool.issues, date, config)
         slugs, to_render = issue.papers, [issue]
     else:
         slugs = _issue_slugs(item)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .config import Selection
+from .config import Config, Selection
 from .errors import ComposeError
 from .models import BOTTOM_LINE, Issue, Paper, Section
 
@@ -95,3 +95,10 @@ def draft_issue(date: dt.date, papers: list[Paper], title: str) -> Issue:
     return Issue(date=date, subject=f"{title} - {date.strftime('%B')} {date.day}, {date.year}",
                  papers=[paper.slug for paper in papers], status="draft",
                  sections=[bottom_line])
+
+
+def draft_for_date(papers: dict[str, Paper], issues: dict[dt.date, Issue], date: dt.date,
+                   config: Config) -> tuple[Issue, SelectionResult]:
+    """The draft `compose` writes for a date without an issue file, and how it was picked."""
+    selection = select_papers(papers, issues, date, config.selection, config.tracks)
+    return draft_issue(date, selection.papers, config.title), selection

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compose import SelectionResult, draft_issue, select_papers
+from .compose import SelectionResult, draft_for_date
 from .config import Config
 from .content import Content, issue_to_markdown, load_content, write_text_atomic
 from .diagnostics import Diagnostic
@@ -71,9 +71,7 @@ def compose_issue(config: Config, date: dt.date, *, dry_run: bool = False,
     selection = None
     issue = content.issues.get(date)
     if issue is None:
-        selection = select_papers(content.papers, content.issues, date, config.selection,
-                                  config.tracks)
-        issue = draft_issue(date, selection.papers, config.title)
+        issue, selection = draft_for_date(content.papers, content.issues, date, config)
     result = ComposeResult(date, issue_path, drafted=selection is not None, selection=selection,
                            folder=None, built=None, warnings=content.warnings)
     if dry_run:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from ..compose import draft_issue, select_papers
+from ..compose import draft_for_date
 from ..config import load_config
 from ..content import load_content
 from ..diagnostics import Diagnostic
@@ -87,9 +87,7 @@ def build_preview(config_path: Path | None, date: dt.date, *, with_check: bool =
     issue = content.issues.get(date)
     drafted = issue is None
     if issue is None:
-        selection = select_papers(content.papers, content.issues, date, config.selection,
-                                  config.tracks)
-        issue = draft_issue(date, selection.papers, config.title)
+        issue, _ = draft_for_date(content.papers, content.issues, date, config)
     built = build_issue(issue, content, config, now)
     headers, parts = _headers(built.files["issue.eml"])
     findings = []
