@@ -30,21 +30,14 @@ from newsletter.message import new_message_id, sender
 from newsletter.mime_template import MessageTemplate, list_id
 from newsletter.render import GENERIC_NAME
 
+from . import postfix_tools
 from .measure import Figure, summarize
+from .postfix_tools import SMTP_SINK, SMTP_SOURCE
 
 DATE = "2025-11-28"
-SMTP_SINK = "/usr/sbin/smtp-sink"
-SMTP_SOURCE = "/usr/sbin/smtp-source"
 CONNECTIONS = 4
 # Names with accents and quotes exercise the encoded-word and quoting paths of To.
 NAMES = ("Ada Lovelace", "Zoë Ångström", 'Grace "Amazing" Hopper', "", "Edsger W. Dijkstra")
-
-
-def require_postfix_tools() -> None:
-    missing = [tool for tool in (SMTP_SINK, SMTP_SOURCE) if not os.access(tool, os.X_OK)]
-    if missing:
-        raise SystemExit(f"bench: {', '.join(missing)} not found: install Debian's postfix "
-                         "package (the daemon is never started)")
 
 
 def reader(index: int) -> tuple[str, str]:
@@ -129,7 +122,7 @@ def free_port() -> int:
 @contextmanager
 def smtp_sink() -> Iterator[int]:
     """Postfix's smtp-sink on a free loopback port; yields the port."""
-    require_postfix_tools()
+    postfix_tools.ensure_installed()
     port = free_port()
     command = [SMTP_SINK, f"127.0.0.1:{port}", "1000"]
     if os.geteuid() == 0:
