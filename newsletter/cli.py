@@ -57,10 +57,18 @@ class Group(click.Group):
             sys.exit(exc.exit_code)
 
 
-def _config(ctx: click.Context):
+def context_config(ctx: click.Context):
+    """The Config of this run: --config, or newsletter.toml found from here upward."""
     from .config import load_config
 
     return load_config(ctx.obj.get("config_path"))
+
+
+def issue_date(text: str):
+    """--date as a date; an impossible one is a one-line error (exit 2)."""
+    from .compose import parse_issue_date
+
+    return parse_issue_date(text)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,11 +90,9 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 @click.pass_context
 def compose(ctx: click.Context, date_text: str, dry_run: bool) -> None:
     """Render the issue for a date into outbox/<date>/ (HTML, text, .eml, .json)."""
-    from .compose import parse_issue_date
     from .publish import compose_issue
 
-    date = parse_issue_date(date_text)
-    result = compose_issue(_config(ctx), date, dry_run=dry_run)
+    result = compose_issue(context_config(ctx), issue_date(date_text), dry_run=dry_run)
     for warning in result.warnings:
         click.echo(warning.one_line(), err=True)
     if result.selection:
@@ -112,7 +118,7 @@ def papers(ctx: click.Context) -> None:
     """List the paper pool: slug, track, published, and the issue that featured it."""
     from .publish import paper_table
 
-    rows = paper_table(_config(ctx))
+    rows = paper_table(context_config(ctx))
     widths = [max([len(row[i]) for row in rows] + [len(h)])
               for i, h in enumerate(("SLUG", "TRACK", "PUBLISHED", "FEATURED"))]
     for row in [("SLUG", "TRACK", "PUBLISHED", "FEATURED"), *rows]:
@@ -128,7 +134,7 @@ def import_(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """Turn legacy plain-text issues into paper and issue files (originals kept in archive/)."""
     from .legacy import import_legacy
 
-    report = import_legacy(list(files), _config(ctx))
+    report = import_legacy(list(files), context_config(ctx))
     for warning in report.warnings:
         click.echo(warning.one_line(), err=True)
     click.echo(f"imported {len(report.issues)} issue(s) and {len(report.papers)} paper(s); "

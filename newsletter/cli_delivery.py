@@ -10,24 +10,14 @@ from pathlib import Path
 
 import click
 
+from .cli import context_config, issue_date
+
 STATUS_CHOICE = click.Choice(["active", "unsubscribed", "bounced"])
-
-
-def _config(ctx: click.Context):
-    from .config import load_config
-
-    return load_config(ctx.obj.get("config_path"))
 
 
 def _shown(text: str) -> str:
     """A stored value as one safe line: control characters as escapes (\\r, \\n)."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _date(text: str):
-    from .compose import parse_issue_date
-
-    return parse_issue_date(text)
 
 
 @click.group()
@@ -46,7 +36,7 @@ def import_(ctx: click.Context, file: Path) -> None:
     """
     from .subscribers import import_csv
 
-    report = import_csv(_config(ctx), file)
+    report = import_csv(context_config(ctx), file)
     for line, problem in report.bad:
         click.echo(f"{file}:{line}: skipped: {problem}", err=True)
     click.echo(f"imported {file}: {report.added} added, {report.updated} updated, "
@@ -63,7 +53,7 @@ def add(ctx: click.Context, email: str, name: str, reactivate: bool) -> None:
     """Subscribe one address."""
     from .subscribers import add as add_subscriber
 
-    click.echo(add_subscriber(_config(ctx), email, name, reactivate=reactivate))
+    click.echo(add_subscriber(context_config(ctx), email, name, reactivate=reactivate))
 
 
 @subscribers.command()
@@ -76,7 +66,7 @@ def remove(ctx: click.Context, email: str, forget: bool) -> None:
     """Stop mailing an address: it stays on the list as unsubscribed."""
     from .subscribers import remove as remove_subscriber
 
-    click.echo(remove_subscriber(_config(ctx), email, forget=forget))
+    click.echo(remove_subscriber(context_config(ctx), email, forget=forget))
 
 
 @subscribers.command(name="list")
@@ -86,7 +76,7 @@ def list_(ctx: click.Context, status: str | None) -> None:
     """Print the subscribers, one per line: email, status, name."""
     from .subscribers import iter_subscribers
 
-    for subscriber in iter_subscribers(_config(ctx), status):
+    for subscriber in iter_subscribers(context_config(ctx), status):
         click.echo(f"{subscriber.email}\t{subscriber.status}\t{_shown(subscriber.name)}")
 
 
@@ -97,7 +87,7 @@ def export(ctx: click.Context, status: str | None) -> None:
     """Write the subscribers as CSV (email,name,status) to stdout, ready to import."""
     from .subscribers import export_csv
 
-    export_csv(_config(ctx), sys.stdout, status)
+    export_csv(context_config(ctx), sys.stdout, status)
 
 
 @click.command()
@@ -125,7 +115,7 @@ def send(ctx: click.Context, date_text: str, transport: str | None, smtp_url: st
     """
     from . import delivery
 
-    config, date = _config(ctx), _date(date_text)
+    config, date = context_config(ctx), issue_date(date_text)
     if to:
         reply = delivery.send_test(config, date, to, transport=transport, smtp_url=smtp_url)
         click.echo(f"test copy sent to {to}: {reply}")
@@ -163,7 +153,7 @@ def status(ctx: click.Context, date_text: str) -> None:
     """Show how far the issue's send got: sent, pending, in doubt, failed (with replies)."""
     from .delivery import issue_status
 
-    report = issue_status(_config(ctx), _date(date_text))
+    report = issue_status(context_config(ctx), issue_date(date_text))
     counts = report.counts
     click.echo(f"{report.issue}: {counts['sent']} sent, "
                f"{counts['pending'] + counts['claimed']} pending, "
@@ -183,7 +173,7 @@ def unsubscribe(ctx: click.Context, token: str) -> None:
     """Apply an unsubscribe token (from a List-Unsubscribe link or POST)."""
     from .subscribers import unsubscribe as apply_token
 
-    click.echo(apply_token(_config(ctx), token))
+    click.echo(apply_token(context_config(ctx), token))
 
 
 def register_delivery_commands(group: click.Group) -> None:

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import click
 
-
-def _date(text: str | None):
-    from .compose import parse_issue_date
-
-    return parse_issue_date(text) if text else None
+from .cli import context_config, issue_date
 
 
 @click.command()
@@ -26,7 +22,7 @@ def preview(ctx: click.Context, date_text: str, port: int, no_open: bool) -> Non
     """Serve the issue on 127.0.0.1 as readers see it; re-render and reload on every change."""
     from .preview import serve
 
-    serve(ctx.obj.get("config_path"), _date(date_text), port=port, open_browser=not no_open,
+    serve(ctx.obj.get("config_path"), issue_date(date_text), port=port, open_browser=not no_open,
           echo=click.echo)
 
 
@@ -43,10 +39,9 @@ def check(ctx: click.Context, date_text: str | None, output: str) -> None:
     no content folder, or a date with no issue file and no eligible paper.
     """
     from .check import format_json, format_text, run_check
-    from .config import load_config
 
-    date = _date(date_text)
-    report = run_check(load_config(ctx.obj.get("config_path")), date)
+    date = issue_date(date_text) if date_text else None
+    report = run_check(context_config(ctx), date)
     click.echo(format_json(report) if output == "json" else format_text(report))
     ctx.exit(report.exit_code)
 
