@@ -73,7 +73,7 @@ def signer(config: Config) -> Signer:
 def render_for_sending(config: Config, date: dt.date) -> Rendered:
     """Render the issue file for `date` once, in memory (composed or not, nothing written)."""
     from .content import load_content
-    from .publish import build_issue
+    from .publish import render_with_papers
 
     content = load_content(config.resolve(config.content_dir))
     issue = content.issues.get(date)
@@ -82,7 +82,7 @@ def render_for_sending(config: Config, date: dt.date) -> Rendered:
                             path=config.issues_dir / f"{date.isoformat()}.md",
                             hint=f"run `newsletter compose --date {date.isoformat()}` and "
                                  "review the issue first")
-    return build_issue(issue, content, config, dt.datetime.now(dt.UTC)).rendered
+    return render_with_papers(issue, content, config)[1]
 
 
 def message_template(config: Config, date: dt.date) -> MessageTemplate:

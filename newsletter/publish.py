@@ -38,15 +38,21 @@ class ComposeResult:
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
-def build_issue(issue: Issue, content: Content, config: Config, now: dt.datetime) -> BuiltIssue:
-    """Render one issue and its four outbox files, in memory."""
+def render_with_papers(issue: Issue, content: Content,
+                       config: Config) -> tuple[list[Paper], Rendered]:
+    """The issue's papers from the pool, and the issue rendered (both parts, with markers)."""
     missing = [slug for slug in issue.papers if slug not in content.papers]
     if missing:
         raise ContentError(f"issue names an unknown paper '{missing[0]}'",
                            path=content.issue_paths.get(issue.date),
                            hint=f"add {config.papers_dir / missing[0]}.md or fix the slug")
     papers = [content.papers[slug] for slug in issue.papers]
-    rendered = render_issue(issue, papers, config)
+    return papers, render_issue(issue, papers, config)
+
+
+def build_issue(issue: Issue, content: Content, config: Config, now: dt.datetime) -> BuiltIssue:
+    """Render one issue and its four outbox files, in memory."""
+    papers, rendered = render_with_papers(issue, content, config)
     html, text = rendered.personalize(unsubscribe_url=f"{config.base_url}/unsubscribe")
     html_bytes, text_bytes = html.encode(), text.encode()
     eml = build_issue_message(rendered, html, text, config, now)
