@@ -23,7 +23,7 @@ from .check_rules import (
     snippet,
     value_lines,
 )
-from .compose import draft_for_date
+from .compose import draft_for_date, featured_before
 from .config import Config
 from .content import Content, Document, parse_issue, parse_paper, read_document
 from .diagnostics import Diagnostic
@@ -144,10 +144,7 @@ def run_check(config: Config, date: dt.date | None = None, *,
     valid_papers = {p.stem: item.model for p, item in papers.items() if item.model}
     valid_issues = {item.model.date: item.model for item in issues.values() if item.model}
     issue_paths = {item.model.date: path for path, item in issues.items() if item.model}
-    featured: dict[str, str] = {}
-    for issue_date in sorted(valid_issues):
-        for slug in valid_issues[issue_date].papers:
-            featured.setdefault(slug, issue_date.isoformat())
+    featured = {slug: day.isoformat() for slug, day in featured_before(valid_issues).items()}
     findings += duplicate_rules(_paper_entries(papers, featured))
 
     pool = Content(valid_papers, valid_issues, {p.stem: p for p in papers},  # type: ignore[arg-type]

@@ -41,8 +41,9 @@ def rank_key(paper: Paper) -> tuple:
     return (-prominence, -paper.published.earliest.toordinal(), paper.title.casefold())
 
 
-def featured_before(issues: dict[dt.date, Issue], date: dt.date) -> dict[str, dt.date]:
-    """slug -> date of the earliest issue before `date` that featured it."""
+def featured_before(issues: dict[dt.date, Issue],
+                    date: dt.date = dt.date.max) -> dict[str, dt.date]:
+    """slug -> date of the earliest issue before `date` (by default: any) that featured it."""
     featured: dict[str, dt.date] = {}
     for issue_date in sorted(issues):
         if issue_date < date:

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compose import SelectionResult, draft_for_date
+from .compose import SelectionResult, draft_for_date, featured_before
 from .config import Config
 from .content import Content, issue_to_markdown, load_content, write_text_atomic
 from .diagnostics import Diagnostic
@@ -93,10 +93,8 @@ def compose_issue(config: Config, date: dt.date, *, dry_run: bool = False,
 def paper_table(config: Config) -> list[tuple[str, str, str, str]]:
     """(slug, track, published, featured in) for `newsletter papers`."""
     content = load_content(config.resolve(config.content_dir))
-    featured: dict[str, str] = {}
-    for date in sorted(content.issues):
-        for slug in content.issues[date].papers:
-            featured.setdefault(slug, date.isoformat())
-    return [(slug, paper.track, paper.published.iso(), featured.get(slug, "-"))
+    featured = featured_before(content.issues)
+    return [(slug, paper.track, paper.published.iso(),
+             featured[slug].isoformat() if slug in featured else "-")
             for slug, paper in sorted(content.papers.items(),
                                       key=lambda item: (item[1].published.earliest, item[0]))]
