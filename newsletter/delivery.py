@@ -2,12 +2,13 @@
 
 One run: render the issue once, enqueue every active subscriber inside the database (memory
 stays flat), then `connections` workers each claim small batches from the ledger, push each
-message through their own transport connection and record the reply in its own commit. The
+message through their own transport connection and record the reply as soon as it comes. The
 ledger, not this process, is the checkpoint: a run can be stopped or killed at any moment and
 started again.
 
 The one window for a duplicate is between the server's "250" to the end of DATA and the
-commit that marks the row sent (tens of microseconds); a row found in 'sending' at the start
+commit that marks the row sent (a median under 0.1 ms, see BENCHMARKS.md); a row found in
+'sending' at the start
 of a run is in that window or just before it, is sent again, and is reported "in doubt".
 There are at most `connections` such rows.
 """

@@ -13,8 +13,9 @@ Ledger states, one row per (issue, subscriber):
     pending -> skipped (the subscriber left before their turn)
 
 `claimed` rows belong to a worker's batch but were never handed to a server, so a dead run's
-claimed rows simply go back to pending. `sending` is set in its own commit right before a
-message is pushed and left in the commit right after the server's reply, so a row still in
+claimed rows simply go back to pending. `sending` is committed before a message is pushed
+and left in the commit right after the server's reply (which also marks the worker's next
+message `sending`: `mark_sent_and_start`), so a row still in
 `sending` when a run starts is exactly a message that was in flight when a run died: it is "in
 doubt" (the server may have accepted it) and is sent again.
 """
