@@ -8,9 +8,8 @@ started again.
 
 The one window for a duplicate is between the server's "250" to the end of DATA and the
 commit that marks the row sent (a median under 0.1 ms, see BENCHMARKS.md); a row found in
-'sending' at the start
-of a run is in that window or just before it, is sent again, and is reported "in doubt".
-There are at most `connections` such rows.
+'sending' at the start of a run is in that window or just before it, is sent again, and is
+reported "in doubt". There are at most `connections` such rows.
 """
 
 from __future__ import annotations
