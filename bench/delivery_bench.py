@@ -24,11 +24,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
+from newsletter.commands.send import message_template
 from newsletter.config import Config, load_config
-from newsletter.delivery import message_template, open_store
-from newsletter.message import new_message_id, sender
-from newsletter.mime_template import MessageTemplate, list_id
-from newsletter.render import GENERIC_NAME
+from newsletter.mail.archive import new_message_id
+from newsletter.mail.headers import list_id, sender
+from newsletter.mail.template import MessageTemplate
+from newsletter.render.issue import GENERIC_NAME, Rendered
+from newsletter.store import open_store
 
 from . import postfix_tools
 from .measure import Figure, summarize
@@ -89,7 +91,7 @@ def run_process(command: list[str], cwd: Path) -> tuple[float, float]:
 def subscribed_project(root: Path, count: int) -> Path:
     """`root` with `count` subscribers imported; returns the pristine database (no ledger)."""
     config = load_config(root / "newsletter.toml")
-    database = config.resolve(config.delivery.database)
+    database = config.database_path
     database.unlink(missing_ok=True)
     run_process(newsletter_command("subscribers", "import",
                                    str(write_csv(root / "readers.csv", count))), root)
@@ -100,7 +102,7 @@ def subscribed_project(root: Path, count: int) -> Path:
 
 def reset_ledger(root: Path, pristine: Path) -> None:
     config = load_config(root / "newsletter.toml")
-    database = config.resolve(config.delivery.database)
+    database = config.database_path
     for leftover in database.parent.glob(database.name + "*"):
         leftover.unlink()
     shutil.copy(pristine, database)
@@ -151,10 +153,8 @@ def _template(config: Config) -> MessageTemplate:
 
 
 def _email_message_way(template: MessageTemplate, config: Config, index: int,
-                       html: str, text: str) -> bytes:
+                       rendered: Rendered) -> bytes:
     """The straightforward way: one EmailMessage per reader, personalised, then as_bytes."""
-    from newsletter.render import NAME_MARKER, UNSUBSCRIBE_MARKER
-
     address, name = reader(index)
     url = template.unsubscribe_url(index + 1)
     greeting = name or GENERIC_NAME
@@ -167,10 +167,9 @@ def _email_message_way(template: MessageTemplate, config: Config, index: int,
     message["List-Id"] = f"<{list_id(config)}>"
     message["List-Unsubscribe"] = f"<{url}>, <mailto:{config.from_address}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(text.replace(NAME_MARKER, greeting).replace(UNSUBSCRIBE_MARKER, url),
-                        charset="utf-8", cte="quoted-printable")
-    message.add_alternative(html.replace(NAME_MARKER, greeting).replace(UNSUBSCRIBE_MARKER, url),
-                            subtype="html", charset="utf-8", cte="quoted-printable")
+    html, text = rendered.personalize(greeting, url)
+    message.set_content(text, charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message.as_bytes()
 
 
@@ -215,14 +214,14 @@ def bench_build(root: Path, count: int, baseline_count: int, runs: int) -> list[
     size = sum(len(data) for _, data in sample) // len(sample)
     ours = summarize(f"build messages ({count:,} readers, {size / 1024:.0f} KB each)",
                      "msg/s", rates)
-    from newsletter.delivery import render_for_sending
+    from newsletter.commands.send import render_for_sending
 
     rendered = render_for_sending(config, dt.date.fromisoformat(DATE))
     baseline = []
     for _ in range(runs):
         start = time.perf_counter()
         for index in range(baseline_count):
-            _email_message_way(template, config, index, rendered.html, rendered.text)
+            _email_message_way(template, config, index, rendered)
         baseline.append(baseline_count / (time.perf_counter() - start))
     theirs = summarize("build messages, one EmailMessage each", "msg/s", baseline)
     ours.extra.update(ratio=ours.median / theirs.median, size=size, checked=len(sample))
@@ -293,7 +292,7 @@ def bench_memory(root: Path, small: int, large: int, runs: int) -> list[Figure]:
 def bench_import(root: Path, count: int, runs: int) -> list[Figure]:
     """`newsletter subscribers import` of a fresh CSV into a fresh database, whole process."""
     config = load_config(root / "newsletter.toml")
-    database = config.resolve(config.delivery.database)
+    database = config.database_path
     csv_file = write_csv(root / "import.csv", count)
     rates = []
     for _ in range(runs):
@@ -316,15 +315,15 @@ def bench_duplicate_window(root: Path, count: int) -> list[Figure]:
     A kill -9 inside this window is the only way a reader can get an issue twice. Measured
     in process on a real send into smtp-sink, by timing around the transport and the store.
     """
-    from newsletter import delivery
-    from newsletter.store import Store
-    from newsletter.transports.smtp import SMTPTransport
+    from newsletter.commands import send as delivery
+    from newsletter.delivery.transports.smtp import SMTPTransport
+    from newsletter.store.sqlite import SQLiteStore
 
     config = load_config(root / "newsletter.toml")
     reset_ledger(root, subscribed_project(root, count))
     replied: dict[int, float] = {}
     windows: list[float] = []
-    originals = SMTPTransport.send, Store.mark_sent, Store.mark_sent_and_start
+    originals = SMTPTransport.send, SQLiteStore.mark_sent, SQLiteStore.mark_sent_and_start
 
     def timed_send(self, envelope):
         reply = originals[0](self, envelope)
@@ -339,14 +338,14 @@ def bench_duplicate_window(root: Path, count: int) -> list[Figure]:
         return timed
 
     SMTPTransport.send = timed_send
-    Store.mark_sent, Store.mark_sent_and_start = map(recorded, originals[1:])
+    SQLiteStore.mark_sent, SQLiteStore.mark_sent_and_start = map(recorded, originals[1:])
     try:
         with smtp_sink() as port, open(os.devnull, "w") as quiet:
             delivery.send_issue(config, dt.date.fromisoformat(DATE), transport="smtp",
                                 smtp_url=f"smtp://127.0.0.1:{port}", connections=CONNECTIONS,
                                 stream=quiet, tty=False)
     finally:
-        SMTPTransport.send, Store.mark_sent, Store.mark_sent_and_start = originals
+        SMTPTransport.send, SQLiteStore.mark_sent, SQLiteStore.mark_sent_and_start = originals
     if len(windows) != count:
         raise SystemExit(f"bench: {len(windows)} of {count} sends were timed")
     check_ledger(config, count)

@@ -11,8 +11,8 @@ from pathlib import Path
 from mjml import mjml2html
 
 from newsletter.config import load_config
-from newsletter.content import load_content
-from newsletter.render import render_issue
+from newsletter.content.readers import load_content
+from newsletter.render.issue import render_issue
 
 from . import node_mjml
 from .measure import Figure, summarize, time_call, time_process

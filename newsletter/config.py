@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError
+from newsletter.errors import ConfigError, field_problem
 
 CONFIG_NAME = "newsletter.toml"
 
@@ -107,6 +108,25 @@ class Config(BaseModel):
     def outbox_path(self) -> Path:
         return self.resolve(self.outbox_dir)
 
+    def issue_path(self, date: dt.date) -> Path:
+        """Where the issue file for `date` lives (or would be drafted)."""
+        return self.issues_dir / f"{date.isoformat()}.md"
+
+    def issue_outbox(self, date: dt.date) -> Path:
+        """outbox/<date>/: what compose writes, and the outbox transport's sent/ and test/."""
+        return self.outbox_path / date.isoformat()
+
+    @property
+    def database_path(self) -> Path:
+        return self.resolve(self.delivery.database)
+
+    @property
+    def secret_path(self) -> Path:
+        """The unsubscribe-token key file: delivery.secret_file, else beside the database."""
+        key_file = self.delivery.secret_file
+        return self.resolve(key_file) if key_file else \
+            self.database_path.with_name(".newsletter-secret")
+
 
 def find_config(start: Path | None = None) -> Path | None:
     """newsletter.toml in `start` or the nearest parent folder, like git finds .git."""
@@ -134,8 +154,6 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
     try:
         return Config(root=root, config_path=path, **data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"'{'.'.join(str(p) for p in err['loc'])}': {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors())
+        problems = "; ".join("'{}': {}".format(*field_problem(err)) for err in exc.errors())
         raise ConfigError(problems, path=path or CONFIG_NAME,
                           hint="fix these settings in newsletter.toml") from exc

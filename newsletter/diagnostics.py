@@ -1,12 +1,15 @@
-"""Findings about content: warnings from loading and importing, errors from `check`."""
+"""Findings about content: warnings from loading and importing, errors from `check`.
+
+Shared by the readers (content), the importers, `check` (lint) and the preview page.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from .errors import display_path
+from newsletter.errors import NewsletterError, display_path
 
 Severity = Literal["error", "warning"]
 
@@ -20,6 +23,11 @@ class Diagnostic:
     hint: str = ""
     code: str = ""
 
+    @classmethod
+    def from_error(cls, exc: NewsletterError, code: str) -> Diagnostic:
+        """The finding, under `code`, for an error that stopped a file or a render."""
+        return cls("error", exc.path, exc.line, exc.detail, exc.hint or "", code)
+
     @property
     def where(self) -> str:
         if self.path is None:
@@ -30,7 +38,7 @@ class Diagnostic:
         text = f"{self.severity}: {self.where}: {self.message}"
         return f"{text} ({self.hint})" if self.hint else text
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["path"] = display_path(self.path) if self.path else None
         return data

@@ -1,26 +1,33 @@
-"""User-facing errors: one line, exit code 2, no traceback (unless --debug)."""
+"""Domain errors: mistakes a user can fix. They know nothing of the command line.
+
+Each carries the file and line it is about, a hint saying what to do, and a `code` for callers
+that must tell errors apart (never their message text). The CLI prints `one_line()` on stderr
+and exits with code 2; anything else that escapes is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-import click
 
-
-class NewsletterError(click.ClickException):
+class NewsletterError(Exception):
     """A mistake the user can fix. Shown as one line on stderr, exit code 2."""
 
     exit_code = 2
 
     def __init__(self, message: str, *, path: Path | str | None = None,
-                 line: int | None = None, hint: str | None = None) -> None:
+                 line: int | None = None, hint: str | None = None, code: str = "") -> None:
         self.path = Path(path) if path is not None else None
         self.line = line
         self.hint = hint
         self.detail = message
-        super().__init__(self._one_line())
+        self.code = code
+        super().__init__(self.one_line())
 
-    def _one_line(self) -> str:
+    def one_line(self) -> str:
+        """'file:line: what is wrong (what to do)', whitespace folded into one line."""
         where = ""
         if self.path is not None:
             where = f"{display_path(self.path)}:{self.line}: " if self.line else \
@@ -30,8 +37,9 @@ class NewsletterError(click.ClickException):
             text += f" ({self.hint})"
         return " ".join(text.split())
 
-    def format_message(self) -> str:
-        return self.message
+
+class UsageError(NewsletterError):
+    """A command-line value is wrong (a date, a URL)."""
 
 
 class ConfigError(NewsletterError):
@@ -50,6 +58,10 @@ class RenderError(NewsletterError):
     """A template is broken."""
 
 
+class OutputError(NewsletterError):
+    """A file or folder cannot be written (a full disk, a read-only folder, a file in the way)."""
+
+
 class DeliveryError(NewsletterError):
     """Subscribers, transports or the send ledger refuse an operation."""
 
@@ -58,5 +70,23 @@ def display_path(path: Path) -> str:
     """Path relative to the working directory when possible: shorter, clickable."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError):
         return str(path)
+
+
+def field_problem(error: Mapping[str, Any]) -> tuple[str, str]:
+    """('links.arXiv', what is wrong) from one entry of a pydantic ValidationError.errors()."""
+    dotted = ".".join(str(part) for part in error["loc"])
+    return dotted, str(error["msg"]).removeprefix("Value error, ")
+
+
+def read_text(path: Path, error: type[NewsletterError]) -> str:
+    """A UTF-8 text file (a byte order mark is dropped), or `error` naming the file."""
+    try:
+        return path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise error("is not UTF-8 text", path=path, hint="save it as UTF-8") from exc
+    except IsADirectoryError as exc:
+        raise error("is a folder, not a file", path=path) from exc
+    except OSError as exc:
+        raise error(f"cannot be read: {exc.strerror}", path=path) from exc

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO, Project, issue_text, paper_text
-from newsletter.check import run_check
-from newsletter.check_rules import arxiv_id_problem, link_problem
 from newsletter.cli import cli
-from newsletter.content import read_document
+from newsletter.content.documents import read_document
+from newsletter.lint.links import arxiv_id_problem, link_problem
+from newsletter.lint.runner import run_check
+from support.project import REPO, Project, issue_text, paper_text
 
 GOOD_BODY = paper_text().split("---\n\n", 1)[1]
 

@@ -8,8 +8,8 @@ import sys
 import click
 import pytest
 
-from conftest import REPO
 from newsletter.cli import cli
+from support.project import REPO
 
 
 def _commands(group: click.Group, prefix: str = "newsletter") -> list[tuple[str, click.Command]]:
@@ -45,8 +45,8 @@ def test_help_does_not_import_the_pipeline() -> None:
 def test_compose_does_not_load_the_later_command_modules() -> None:
     code = ("import sys, click; from newsletter.cli import cli; "
             "cli.get_command(click.Context(cli), 'compose'); "
-            "print(' '.join(m for m in ('newsletter.cli_preview', 'newsletter.cli_delivery')"
-            " if m in sys.modules))")
+            "print(' '.join(m for m in ('newsletter.cli.preview', 'newsletter.cli.lint', "
+            "'newsletter.cli.audience', 'newsletter.cli.delivery') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.strip()
     assert loaded == "", f"resolving `compose` loads {loaded}"

@@ -6,11 +6,12 @@ import datetime as dt
 
 from click.testing import CliRunner
 
-from conftest import Project
 from newsletter.cli import cli
-from newsletter.compose import select_papers
+from newsletter.compose.selection import select_papers
 from newsletter.config import Selection
-from newsletter.content import load_content, parse_issue, read_document
+from newsletter.content.documents import read_document
+from newsletter.content.readers import load_content, parse_issue
+from support.project import Project
 
 
 def _pool(project: Project) -> None:
@@ -115,7 +116,7 @@ def test_new_date_on_the_bundled_seeds(tmp_path, monkeypatch) -> None:
     """The real pool: every seed paper was featured, so only the new ones can be picked."""
     import shutil
 
-    from conftest import REPO, paper_text
+    from support.project import REPO, paper_text
 
     for name in ("seeds", "templates"):
         shutil.copytree(REPO / name, tmp_path / name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project, issue_text, paper_text
 from newsletter.cli import cli
+from support.project import Project, issue_text, paper_text
 
 
 def _compose(project: Project, date: str = "2025-11-28", *extra: str):

@@ -9,10 +9,10 @@ import sys
 from collections import Counter
 
 import pytest
-from smtp_servers import DATE, Recorder, SMTPServer, prepare_project
 
-from conftest import Project
-from newsletter.delivery import open_store
+from newsletter.store import open_store
+from support.project import Project
+from support.smtp import DATE, Recorder, SMTPServer, prepare_project
 
 READERS = 2000
 CONNECTIONS = 4

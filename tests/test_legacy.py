@@ -10,17 +10,13 @@ import pytest
 from markdown_it import MarkdownIt
 
 from newsletter.config import Config
-from newsletter.content import (
-    issue_to_markdown,
-    load_content,
-    paper_to_markdown,
-    parse_issue,
-    parse_paper,
-    read_document,
-)
+from newsletter.content.documents import read_document
+from newsletter.content.models import Paper, Presentation
+from newsletter.content.readers import load_content, parse_issue, parse_paper
+from newsletter.content.writers import issue_to_markdown, paper_to_markdown
 from newsletter.errors import ContentError
-from newsletter.legacy import ImportReport, import_legacy, parse_legacy
-from newsletter.models import Paper, Presentation
+from newsletter.importers.legacy.importer import ImportReport, import_legacy
+from newsletter.importers.legacy.parser import parse_legacy
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"

@@ -12,12 +12,13 @@ from email.message import EmailMessage
 
 import pytest
 
-from conftest import Project
+from newsletter.audience.tokens import Signer
+from newsletter.commands.compose import compose_issue
 from newsletter.errors import DeliveryError
-from newsletter.mime_template import MessageTemplate, qp_slot, qp_static
-from newsletter.publish import compose_issue
-from newsletter.render import Rendered
-from newsletter.tokens import Signer
+from newsletter.mail.quoted_printable import qp_slot, qp_static
+from newsletter.mail.template import MessageTemplate
+from newsletter.render.issue import Markers, Rendered
+from support.project import Project
 
 NOW = dt.datetime(2025, 11, 28, 9, 0, tzinfo=dt.UTC)
 DATE = dt.date(2025, 11, 28)
@@ -114,12 +115,12 @@ def test_header_injection_is_refused(issue, name: str, address: str) -> None:
     _, template, _ = issue
     with pytest.raises(DeliveryError, match="line break") as info:
         template.build(1, address, name)
-    assert "\n" not in info.value.format_message()
+    assert "\n" not in info.value.one_line()
 
 
 def test_subject_with_a_line_break_is_refused(project: Project) -> None:
     rendered = Rendered(subject="Hi\r\nBcc: x@evil.org", preheader="", html="<p></p>", text="x",
-                        mjml="")
+                        mjml="", markers=Markers.fresh())
     with pytest.raises(DeliveryError, match="subject contains a line break"):
         MessageTemplate(rendered, project.config(), DATE, str, NOW)
 

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from browser import ARTIFACTS, PreviewProcess, fetch, launch_chromium
 from click.testing import CliRunner
 from playwright.sync_api import Browser, Frame, Page, expect, sync_playwright
 
-from conftest import REPO, Project
 from newsletter.cli import cli
-from newsletter.preview import force_scheme
+from newsletter.preview.build import force_scheme
+from support.browser import ARTIFACTS, PreviewProcess, fetch, launch_chromium
+from support.project import REPO, Project
 
 SEED_DATES = ["2025-10-19", "2025-11-04", "2025-11-06", "2025-11-16", "2025-11-28"]
 LIGHT_PAGE, DARK_PAGE = "rgb(238, 241, 245)", "rgb(11, 17, 32)"  # #eef1f5, #0b1120
@@ -288,7 +288,7 @@ def test_in_process_server_draft_long_poll_and_host_check(project: Project) -> N
     import urllib.error
     import urllib.request
 
-    from newsletter.preview import open_preview
+    from newsletter.commands.preview import open_preview
 
     project.add_paper("mod", title="Mixture of Depths")
     before = project.files()
@@ -321,7 +321,7 @@ def test_in_process_server_draft_long_poll_and_host_check(project: Project) -> N
 
 def test_a_bug_in_the_builder_is_shown_with_its_traceback_and_the_last_good_build_kept() -> None:
     from newsletter.errors import ContentError
-    from newsletter.preview import PreviewState
+    from newsletter.preview.server import PreviewState
 
     outcomes = iter(["good", ContentError("bad", path="seeds/papers/x.md", line=3),
                      RuntimeError("boom")])

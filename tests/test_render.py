@@ -11,9 +11,10 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
-from conftest import Project, paper_text
-from newsletter import writer
 from newsletter.cli import cli
+from newsletter.content import files
+from newsletter.errors import OutputError
+from support.project import Project, paper_text
 
 BODY = """\
 ## Key Finding
@@ -202,22 +203,22 @@ def test_interrupted_write_keeps_old_files_and_leaves_no_half_folder(
         issue: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = issue.root / "outbox/2025-11-28"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    real_write = writer._write_synced
+    real_write = files._write_file
     calls = []
 
-    def failing_write(path, data):
+    def failing_write(path, data, sync):
         calls.append(path)
         if len(calls) == 3:
             raise OSError(28, "No space left on device")
-        real_write(path, data)
+        real_write(path, data, sync)
 
-    monkeypatch.setattr(writer, "_write_synced", failing_write)
-    with pytest.raises(OSError):
-        writer.write_issue_folder(folder, {k: b"new" for k in before})
+    monkeypatch.setattr(files, "_write_file", failing_write)
+    with pytest.raises(OutputError, match="No space left on device"):
+        files.write_folder_atomic(folder, {k: b"new" for k in before})
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     calls.clear()
     fresh = issue.root / "outbox/2025-12-05"
-    with pytest.raises(OSError):
-        writer.write_issue_folder(fresh, {k: b"new" for k in before})
+    with pytest.raises(OutputError, match="No space left on device"):
+        files.write_folder_atomic(fresh, {k: b"new" for k in before})
     assert not fresh.exists()
     assert [p.name for p in fresh.parent.iterdir() if p.name.startswith(".")] == []

@@ -11,8 +11,8 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
-from conftest import REPO
 from newsletter.cli import cli
+from support.project import REPO
 
 SEED_DATES = {
     "000_7c6f718433cdac7d.txt": "2025-11-28",

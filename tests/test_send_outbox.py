@@ -8,14 +8,15 @@ from email import policy
 from pathlib import Path
 
 from click.testing import CliRunner
-from smtp_servers import DATE, prepare_project
 
-from conftest import Project
+from newsletter.audience.tokens import signer_for
 from newsletter.cli import cli
-from newsletter.delivery import open_store, signer
-from newsletter.progress import Progress
-from newsletter.transports import Envelope
-from newsletter.transports.outbox import OutboxTransport, safe_name
+from newsletter.delivery.progress import Progress
+from newsletter.delivery.transports import Envelope
+from newsletter.delivery.transports.outbox import OutboxTransport, safe_name
+from newsletter.store import open_store
+from support.project import Project
+from support.smtp import DATE, prepare_project
 
 READERS = [("ann@example.org", "Ann", ""), ("bob@example.org", "", ""),
            ("zoe@example.org", "Zoë", ""), ("gone@example.org", "Gone", "unsubscribed")]
@@ -44,7 +45,7 @@ def test_outbox_writes_one_message_per_active_subscriber(project: Project) -> No
         address = message["To"].addresses[0].addr_spec
         assert path.name == f"{address}.eml"
         token = message["List-Unsubscribe"].split("token=")[1].split(">")[0]
-        assert signer(config).verify(token) == ids[address]
+        assert signer_for(config).verify(token) == ids[address]
     status = _run("status", "--date", DATE)
     assert status.stdout.startswith(f"{DATE}: 3 sent, 0 pending, 0 sending")
 

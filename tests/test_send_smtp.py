@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from smtp_servers import (
+
+from newsletter.audience.tokens import signer_for
+from newsletter.cli import cli
+from newsletter.commands.send import message_template, render_for_sending
+from newsletter.delivery.transports.smtp import PASSWORD_ENV
+from newsletter.store import open_store
+from support.project import Project
+from support.smtp import (
     DATE,
     FAST_RETRIES,
     Failing,
@@ -20,11 +27,6 @@ from smtp_servers import (
     prepare_project,
     self_signed_certificate,
 )
-
-from conftest import Project
-from newsletter.cli import cli
-from newsletter.delivery import message_template, open_store, render_for_sending, signer
-from newsletter.transports.smtp import PASSWORD_ENV
 
 READERS = [("ann@example.org", "Ann Smith", ""), ("bob@example.org", "", ""),
            ("zoe@example.org", "Zoë Ærø", ""), ("gone@example.org", "Gone", "unsubscribed"),
@@ -76,7 +78,7 @@ def test_done_when_each_active_subscriber_gets_one_correct_message(project: Proj
         assert text == rendered.personalize(names[address] or "there", url)[1]
         assert f"<{url}>" in message["List-Unsubscribe"]
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert signer(config).verify(url.split("token=")[1]) == ids[address]
+        assert signer_for(config).verify(url.split("token=")[1]) == ids[address]
 
 
 @pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
@@ -219,8 +221,8 @@ def test_a_timeout_is_retried(project: Project) -> None:
 
 def test_lines_starting_with_a_dot_arrive_intact(project: Project) -> None:
     """Messages not built by MessageTemplate (dot_safe False) are dot-stuffed on the wire."""
-    from newsletter.transports import Envelope
-    from newsletter.transports.smtp import SMTPSettings, SMTPTransport
+    from newsletter.delivery.transports import Envelope
+    from newsletter.delivery.transports.smtp import SMTPSettings, SMTPTransport
 
     data = b"Subject: dots\r\n\r\n.leading\r\n..two\r\nmiddle.\r\n.\r\n"
     recorder = Recorder()

@@ -9,14 +9,16 @@ from pathlib import Path
 import pytest
 
 from newsletter.errors import DeliveryError
-from newsletter.store import MIGRATIONS, Store
+from newsletter.store.base import Store
+from newsletter.store.migrations import MIGRATIONS
+from newsletter.store.sqlite import SQLiteStore
 
 ISSUE = "2025-11-28"
 
 
 @pytest.fixture
 def store(tmp_path: Path):
-    with Store(tmp_path / "news.sqlite3") as opened:
+    with SQLiteStore(tmp_path / "news.sqlite3") as opened:
         yield opened
 
 
@@ -26,7 +28,7 @@ def _subscribe(store: Store, count: int) -> None:
 
 def test_created_on_first_use_with_wal_and_version(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "news.sqlite3"
-    with Store(path) as store:
+    with SQLiteStore(path) as store:
         assert store.schema_version() == len(MIGRATIONS)
     db = sqlite3.connect(path)
     try:
@@ -35,26 +37,26 @@ def test_created_on_first_use_with_wal_and_version(tmp_path: Path) -> None:
         assert {"subscribers", "deliveries", "schema_version"} <= tables
     finally:
         db.close()
-    with Store(path) as again:  # reopening migrates nothing and keeps the version
+    with SQLiteStore(path) as again:  # reopening migrates nothing and keeps the version
         assert again.schema_version() == len(MIGRATIONS)
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "news.sqlite3"
-    Store(path).close()
+    SQLiteStore(path).close()
     db = sqlite3.connect(path)
     db.execute("UPDATE schema_version SET version = 99")
     db.commit()
     db.close()
     with pytest.raises(DeliveryError, match="schema v99 is newer"):
-        Store(path)
+        SQLiteStore(path)
 
 
 def test_not_a_database_is_one_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "news.sqlite3"
     path.write_text("this is not sqlite, just text that is long enough to be a header " * 10)
     with pytest.raises(DeliveryError, match="not a usable database"):
-        Store(path)
+        SQLiteStore(path)
 
 
 def test_upsert_is_idempotent_and_never_reactivates(store: Store) -> None:
@@ -165,7 +167,7 @@ def test_forget_removes_the_ledger_rows_too(store: Store) -> None:
 
 
 def test_only_one_send_at_a_time(tmp_path: Path) -> None:
-    with Store(tmp_path / "n.sqlite3") as one, Store(tmp_path / "n.sqlite3") as two:
+    with SQLiteStore(tmp_path / "n.sqlite3") as one, SQLiteStore(tmp_path / "n.sqlite3") as two:
         with one.send_lock(), pytest.raises(DeliveryError, match="another send is running"), \
                 two.send_lock():
             pass

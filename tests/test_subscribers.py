@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 from email_validator import EmailNotValidError, validate_email
 
-from conftest import Project
+from newsletter.audience.addresses import address_or_problem, normalize_email
 from newsletter.cli import cli
+from newsletter.commands.subscribers import import_csv
 from newsletter.errors import DeliveryError
-from newsletter.subscribers import _normalize, import_csv, normalize_email
+from support.project import Project
 
 CSV = """\
 email,name,status
@@ -124,7 +125,7 @@ def test_fast_path_agrees_with_email_validator() -> None:
         except EmailNotValidError:
             expected = None
         try:
-            ours = _normalize(address)
+            ours = address_or_problem(address)
         except ValueError:
             ours = None
         assert ours == expected, address
@@ -133,4 +134,4 @@ def test_fast_path_agrees_with_email_validator() -> None:
 def test_normalize_email_errors_are_one_line() -> None:
     with pytest.raises(DeliveryError) as info:
         normalize_email("ann@@example.org")
-    assert "\n" not in info.value.format_message()
+    assert "\n" not in info.value.one_line()

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project
+from newsletter.audience.tokens import SECRET_ENV, Signer, load_secret, signer_for
 from newsletter.cli import cli
-from newsletter.delivery import signer
 from newsletter.errors import DeliveryError
-from newsletter.tokens import SECRET_ENV, Signer, load_secret
+from support.project import Project
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +65,7 @@ def test_unsubscribe_command(project: Project) -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["subscribers", "add", "ann@example.org"]).exit_code == 0
     assert (project.root / "newsletter.sqlite3").exists()
-    token = signer(project.config()).token(1)
+    token = signer_for(project.config()).token(1)
     assert (project.root / ".newsletter-secret").exists()  # beside the database
     result = runner.invoke(cli, ["unsubscribe", token])
     assert result.exit_code == 0 and result.stdout == "unsubscribed ann@example.org\n"

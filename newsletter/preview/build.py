@@ -1,4 +1,4 @@
-"""The preview's builder: what `compose` would write for a date, rendered in memory."""
+"""What the preview shows: one build of the issue (or why it failed), and the colour scheme."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ import datetime as dt
 import re
 import traceback
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from pathlib import Path
 
-from ..compose import draft_for_date
-from ..config import load_config
-from ..content import load_content
-from ..diagnostics import Diagnostic
-from ..errors import NewsletterError
-from ..publish import build_issue
+from newsletter.diagnostics import Diagnostic
+from newsletter.errors import NewsletterError
 
 # A dark/light switch must work whatever the viewer's own OS setting is, so the preview
 # answers the email's colour-scheme media features itself: true for the chosen scheme,
@@ -50,8 +45,7 @@ class BuildError:
     @classmethod
     def from_exception(cls, exc: BaseException) -> BuildError:
         if isinstance(exc, NewsletterError):
-            return cls(Diagnostic("error", exc.path, exc.line, exc.detail, exc.hint or "",
-                                  type(exc).__name__))
+            return cls(Diagnostic.from_error(exc, type(exc).__name__))
         text = "".join(traceback.format_exception(exc))
         return cls(Diagnostic("error", None, None, f"{type(exc).__name__}: {exc}",
                               "this is a bug in newsletter; please report it", "bug"), text)
@@ -62,40 +56,3 @@ def force_scheme(html: str, scheme: str) -> str:
     html = _SCHEME_FEATURE.sub(
         lambda m: _ALWAYS if m[1].lower() == scheme else _NEVER, html)
     return _SCHEME_META.sub(rf"\g<1>{scheme}\g<2>", html)
-
-
-def _headers(eml: bytes) -> tuple[list[tuple[str, str]], list[str]]:
-    message = message_from_bytes(eml, policy=policy.default)
-    headers = [(name, str(value)) for name, value in message.items()]
-    parts = [f"{part.get_content_type()}; charset={part.get_content_charset()}; "
-             f"{part.get('Content-Transfer-Encoding', '7bit')}; "
-             f"{len(part.get_payload(decode=True) or b''):,} B"
-             for part in message.walk() if not part.is_multipart()]
-    return headers, parts
-
-
-def build_preview(config_path: Path | None, date: dt.date, *, with_check: bool = True,
-                  now: dt.datetime | None = None) -> PreviewBuild:
-    """Render the issue for `date` as `compose` would, without writing anything.
-
-    Config and content are read afresh on every call: the preview calls this on each change.
-    Raises NewsletterError (with file and line) for mistakes in config, content or templates.
-    """
-    now = now or dt.datetime.now(dt.UTC)
-    config = load_config(config_path)
-    content = load_content(config.resolve(config.content_dir))
-    issue = content.issues.get(date)
-    drafted = issue is None
-    if issue is None:
-        issue, _ = draft_for_date(content.papers, content.issues, date, config)
-    built = build_issue(issue, content, config, now)
-    headers, parts = _headers(built.files["issue.eml"])
-    findings = []
-    if with_check:
-        from ..check import run_check
-
-        findings = run_check(config, date, now=now).findings
-    return PreviewBuild(date, content.issue_paths.get(date, config.issues_dir /
-                                                      f"{date.isoformat()}.md"),
-                        drafted, built.files, built.rendered.subject,
-                        [paper.title for paper in built.papers], headers, parts, findings)

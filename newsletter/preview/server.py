@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from ..errors import NewsletterError
-from .build import BuildError, PreviewBuild, force_scheme
-from .page import render_page
+from newsletter.errors import NewsletterError
+from newsletter.preview.build import BuildError, PreviewBuild, force_scheme
+from newsletter.preview.page import render_page
 
 HOST = "127.0.0.1"
 POLL_SECONDS = 20.0  # a long poll answers at the latest after this long
@@ -92,9 +92,12 @@ class Handler(BaseHTTPRequestHandler):
             page = render_page(version, state.date, build, error, scheme)
             self._send(HTTPStatus.OK, page.encode(), "text/html; charset=utf-8")
         elif url.path == "/livereload":
-            since = (query.get("since") or ["0"])[0]
-            since = int(since) if since.isdigit() else 0
-            version = state.wait_for_change(since, POLL_SECONDS)
+            since_text = (query.get("since") or ["0"])[0] or "0"
+            if not (since_text.isascii() and since_text.isdigit() and len(since_text) <= 18):
+                self._send(HTTPStatus.BAD_REQUEST, b"since must be a version number",
+                           "text/plain")
+                return
+            version = state.wait_for_change(int(since_text), POLL_SECONDS)
             self._send(HTTPStatus.OK, f'{{"version": {version}}}'.encode(), "application/json")
         elif build is None and (url.path == "/email.html" or url.path[1:] in RAW_TYPES):
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"the issue does not build yet",

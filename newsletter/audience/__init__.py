@@ -1,0 +1,1 @@
+"""Audience: addresses, subscribers (CSV in and out, add, remove), signed tokens."""

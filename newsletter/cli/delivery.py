@@ -1,0 +1,85 @@
+"""Commands that deliver: `send` and `status`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from newsletter.cli.context import context_config, issue_date, shown
+
+
+@click.command()
+@click.option("--date", "date_text", required=True, metavar="YYYY-MM-DD",
+              help="Issue date; seeds/issues/<date>.md is rendered once, in memory.")
+@click.option("--transport", type=click.Choice(["outbox", "smtp"]),
+              help="outbox: .eml files under outbox/<date>/sent/; smtp: a mail server "
+                   "(default: delivery.transport in newsletter.toml).")
+@click.option("--smtp-url", metavar="URL",
+              help="smtp://user@host:port (STARTTLS when offered) or smtps://user@host:port; "
+                   "the password comes from $NEWSLETTER_SMTP_PASSWORD.")
+@click.option("--to", "to", metavar="ADDRESS", help="Send one test copy there; record nothing.")
+@click.option("--dry-run", is_flag=True, help="List who would get it; send nothing.")
+@click.option("--connections", type=click.IntRange(1, 64),
+              help="Messages pushed at once (default: delivery.connections).")
+@click.option("--rate", type=click.FloatRange(0), metavar="N",
+              help="At most N messages per second; 0 for no limit (default: delivery.rate_limit).")
+@click.pass_context
+def send(ctx: click.Context, date_text: str, transport: str | None, smtp_url: str | None,
+         to: str | None, dry_run: bool, connections: int | None, rate: float | None) -> None:
+    """Send the issue to every active subscriber it has not reached yet.
+
+    Each recipient is recorded in the ledger the moment the server accepts the message.
+    Ctrl-C stops after the messages in flight; running the same command again resumes.
+    """
+    from newsletter.commands import send as delivery
+
+    config, date = context_config(ctx), issue_date(date_text)
+    if to:
+        reply = delivery.send_test(config, date, to, transport=transport, smtp_url=smtp_url)
+        click.echo(f"test copy sent to {to}: {reply}")
+        return
+    if dry_run:
+        count = 0
+        for email, name, problem in delivery.dry_run(config, date):
+            line = f"{email}\t{shown(name)}" if name else email
+            click.echo(f"{line}\t(would fail: {problem})" if problem else line)
+            count += 1
+        click.echo(f"dry run: {count} subscriber(s) would get the {date_text} issue; "
+                   "nothing sent", err=True)
+        return
+    report = delivery.send_issue(config, date, transport=transport, smtp_url=smtp_url,
+                                 connections=connections, rate=rate, stream=sys.stderr)
+    counts = report.counts
+    rate_now = report.sent / report.elapsed if report.elapsed else 0.0
+    click.echo(f"{date_text}: {report.sent} sent, {report.failed} failed, {report.bounced} "
+               f"bounced, {report.skipped} skipped, {report.retries} retried, in "
+               f"{report.elapsed:.1f} s ({rate_now:,.0f} msg/s)")
+    if report.in_doubt:
+        click.echo(f"{report.in_doubt} in doubt: in flight when the last run stopped, sent "
+                   "again (each may have arrived twice)")
+    click.echo(f"ledger: {counts['sent']} sent, {counts['pending']} pending, "
+               f"{counts['failed']} failed, {counts['skipped']} skipped")
+    if report.interrupted:
+        click.echo("interrupted: run the same command again to resume", err=True)
+        ctx.exit(130)
+
+
+@click.command()
+@click.option("--date", "date_text", required=True, metavar="YYYY-MM-DD", help="Issue date.")
+@click.pass_context
+def status(ctx: click.Context, date_text: str) -> None:
+    """Show how far the issue's send got: sent, pending, in doubt, failed (with replies)."""
+    from newsletter.commands.send import issue_status
+
+    report = issue_status(context_config(ctx), issue_date(date_text))
+    counts = report.counts
+    click.echo(f"{report.issue}: {counts['sent']} sent, "
+               f"{counts['pending'] + counts['claimed']} pending, "
+               f"{counts['sending']} sending (in doubt unless a send is running), "
+               f"{counts['failed']} failed, {counts['skipped']} skipped")
+    if report.in_doubt:
+        click.echo(f"{len(report.in_doubt)} sent again after a stopped run "
+                   "(may have arrived twice): " + ", ".join(report.in_doubt))
+    for email, attempts, reply in report.failed:
+        click.echo(f"failed  {email}  ({attempts} attempt(s)): {reply}")

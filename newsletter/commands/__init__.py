@@ -1,0 +1,1 @@
+"""One plain function per verb: what each command does, without the command line."""

@@ -1,0 +1,1 @@
+"""Content: models, readers (front matter + Markdown), writers, the one atomic writer."""

@@ -1,0 +1,1 @@
+"""Delivery: the send manager, its pacing and progress, and the transports."""

@@ -1,0 +1,265 @@
+"""The SMTP transport: smtplib, one connection reused for many messages, TLS verified.
+
+`smtp://host:port` upgrades with STARTTLS whenever the server offers it; `smtps://` speaks
+TLS from the first byte. Certificates are checked against the system's CAs (plus
+`delivery.smtp_ca_file`). The password comes only from $NEWSLETTER_SMTP_PASSWORD and is handed
+to smtplib and nowhere else: not to a log, an error message or a file.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import os
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from newsletter.delivery.transports.base import Envelope, Reply, Transport, TransportError
+
+PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+_NEEDS_STUFFING = re.compile(rb"(?m)^\.")
+_UNSAFE_ADDRESS = re.compile(r"[\x00-\x20<>\x7f]")
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    """Where and how to connect; parsed from an smtp:// or smtps:// URL."""
+
+    host: str
+    port: int
+    user: str | None = None
+    implicit_tls: bool = False
+    timeout: float = 60.0
+    ca_file: Path | None = None
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout: float = 60.0,
+                 ca_file: Path | None = None) -> SMTPSettings:
+        """smtp://[user@]host[:port] (default port 25) or smtps://... (default port 465)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise TransportError("the SMTP URL must look like smtp://user@host:port or "
+                                 "smtps://user@host:port", retry=False)
+        if parts.password is not None:
+            raise TransportError("the SMTP URL must not hold a password", retry=False,
+                                 hint=f"set {PASSWORD_ENV} instead")
+        try:
+            port = parts.port
+        except ValueError:
+            raise TransportError("the SMTP URL has an invalid port", retry=False) from None
+        implicit = parts.scheme == "smtps"
+        return cls(host=parts.hostname, port=port or (465 if implicit else 25),
+                   user=unquote(parts.username) if parts.username else None,
+                   implicit_tls=implicit, timeout=timeout, ca_file=ca_file)
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@functools.cache
+def _local_hostname() -> str:
+    """The EHLO name, looked up once: smtplib would ask DNS again for every connection."""
+    fqdn = socket.getfqdn()
+    return fqdn if "." in fqdn else "localhost.localdomain"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _text(message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return " ".join(text.split())
+
+
+class SMTPTransport(Transport):
+    """One SMTP connection; a dropped one is opened again on the next message."""
+
+    name = "smtp"
+
+    def __init__(self, settings: SMTPSettings, password: str | None = None) -> None:
+        self.settings = settings
+        self._password = password if password is not None else os.environ.get(PASSWORD_ENV)
+        self._smtp: smtplib.SMTP | None = None
+        try:
+            self._context = ssl.create_default_context(
+                cafile=str(settings.ca_file) if settings.ca_file else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise TransportError(f"cannot load delivery.smtp_ca_file {settings.ca_file}: "
+                                 f"{_reason(exc)}", retry=False) from None
+        if settings.ca_file:
+            self._context.load_default_certs()
+        self.tls = False
+        self._content_sent = False
+
+    def __repr__(self) -> str:
+        return f"<SMTPTransport {self.settings.where} user={self.settings.user!r}>"
+
+    def open(self) -> None:
+        if self._smtp is not None:
+            return
+        settings = self.settings
+        if settings.user and not self._password:
+            raise TransportError(f"{PASSWORD_ENV} is not set", retry=False,
+                                 hint=f"export {PASSWORD_ENV} with the password of "
+                                      f"{settings.user}")
+        try:
+            if settings.implicit_tls:
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port,
+                                                      local_hostname=_local_hostname(),
+                                                      timeout=settings.timeout,
+                                                      context=self._context)
+            else:
+                smtp = smtplib.SMTP(settings.host, settings.port,
+                                    local_hostname=_local_hostname(), timeout=settings.timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise self._certificate_error(exc) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportError(f"cannot connect to {settings.where}: {_reason(exc)}",
+                                 retry=True) from None
+        try:
+            self._handshake(smtp)
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+
+    def _handshake(self, smtp: smtplib.SMTP) -> None:
+        settings = self.settings
+        try:
+            smtp.ehlo()
+            self.tls = settings.implicit_tls
+            if not self.tls and smtp.has_extn("starttls"):
+                smtp.starttls(context=self._context)
+                smtp.ehlo()
+                self.tls = True
+            if settings.user:
+                if not self.tls and not _is_loopback(settings.host):
+                    raise TransportError(
+                        f"{settings.where} offers no TLS: the password would travel in clear",
+                        retry=False, hint="use smtps:// or a server that offers STARTTLS")
+                smtp.login(settings.user, self._password or "")
+        except ssl.SSLCertVerificationError as exc:
+            raise self._certificate_error(exc) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransportError(
+                f"login as {settings.user} at {settings.where} was refused: "
+                f"{exc.smtp_code} {_text(exc.smtp_error)}", retry=False,
+                hint=f"check the user and {PASSWORD_ENV}") from None
+        except smtplib.SMTPNotSupportedError:
+            raise TransportError(f"{settings.where} does not support login (AUTH)",
+                                 retry=False, hint="leave the user out of the URL") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportError(f"{settings.where} broke off the handshake: {_reason(exc)}",
+                                 retry=True) from None
+
+    def _certificate_error(self, exc: ssl.SSLCertVerificationError) -> TransportError:
+        return TransportError(
+            f"the TLS certificate of {self.settings.where} does not verify: "
+            f"{exc.verify_message or exc.reason}", retry=False,
+            hint="fix the server's certificate, or trust its CA with delivery.smtp_ca_file")
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+        finally:
+            smtp.close()
+
+    def _abandon(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    def send(self, envelope: Envelope) -> Reply:
+        reused = self._smtp is not None
+        self.open()
+        self._content_sent = False
+        try:
+            reply = self._transaction(envelope)
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            self._abandon()
+            if reused and not self._content_sent:
+                # The server had closed the reused connection before this message's content
+                # went out (an idle timeout): nothing was delivered, so one fresh connection
+                # is not a retry.
+                return self.send(envelope)
+            if isinstance(exc, TimeoutError):
+                return Reply(451, "4.4.7 timed out waiting for the server")
+            return Reply(451, f"4.4.2 connection lost: {_reason(exc)}")
+        if reply.code == 421:
+            self._abandon()  # 421: the server is closing the connection
+        return reply
+
+    def _transaction(self, envelope: Envelope) -> Reply:
+        """MAIL, RCPT, DATA, content. With PIPELINING the three commands go in one write.
+
+        The commands are written directly: smtplib's mail() and rcpt() parse each address
+        with the email package (about 100 µs a message); ours are checked once instead.
+        """
+        smtp = self._smtp
+        assert smtp is not None
+        if _UNSAFE_ADDRESS.search(envelope.sender + envelope.recipient):
+            return Reply(553, "5.1.3 (local) address with a control character or <>")
+        commands = (f"MAIL FROM:<{envelope.sender}>\r\n", f"RCPT TO:<{envelope.recipient}>\r\n",
+                    "DATA\r\n")
+        expected = ((250,), (250, 251), (354,))
+        replies: list[tuple[int, bytes]] = []
+        if smtp.does_esmtp and smtp.has_extn("pipelining"):
+            smtp.send("".join(commands).encode("ascii"))
+            replies = [smtp.getreply() for _ in commands]
+        else:
+            for command, accepted in zip(commands, expected, strict=True):
+                smtp.send(command.encode("ascii"))
+                replies.append(smtp.getreply())
+                if replies[-1][0] not in accepted:
+                    break
+        failed = next((reply for reply, accepted in zip(replies, expected, strict=False)
+                       if reply[0] not in accepted), None)
+        if failed is None:
+            code, message = self._content(smtp, envelope.data, envelope.dot_safe)
+            return Reply(code, _text(message))
+        if len(replies) == 3 and replies[2][0] == 354:
+            # A broken pipelining server opened DATA for no valid recipient: close it empty.
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        code, message = failed
+        if code != 421:
+            try:
+                smtp.rset()
+            except (OSError, smtplib.SMTPException):
+                self._abandon()
+        return Reply(code, _text(message))
+
+    def _content(self, smtp: smtplib.SMTP, data: bytes, dot_safe: bool) -> tuple[int, bytes]:
+        """The message and the final dot, without smtplib's per-message regex."""
+        if not dot_safe and (data.startswith(b".") or b"\n." in data):
+            data = _NEEDS_STUFFING.sub(b"..", data)
+        self._content_sent = True
+        smtp.send(data + b".\r\n" if data.endswith(b"\r\n") else data + b"\r\n.\r\n")
+        return smtp.getreply()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,1 @@
+"""Importers of content written elsewhere."""

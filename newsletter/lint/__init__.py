@@ -1,0 +1,1 @@
+"""`newsletter check`: rules by subject, the runner, the report."""

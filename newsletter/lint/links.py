@@ -1,0 +1,82 @@
+"""Links a reader will click: placeholders, malformed URLs, plain http, arXiv identifiers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+LINK_CODES = frozenset({"placeholder-link", "malformed-link", "not-https"})
+PLACEHOLDER = re.compile(r"x{3,}|\b(?:todo|tbd|fixme|placeholder)\b|\.\.\.|…|[<>{}]", re.I)
+_RESERVED_HOST = re.compile(r"(?:^|\.)example(?:\.com|\.org|\.net)?$|\.(?:invalid|test)$", re.I)
+ARXIV_PATH = re.compile(r"^/(?:abs|pdf|html)/(.+?)(?:\.pdf)?/?$")
+_ARXIV_NEW = re.compile(r"(\d\d)(\d\d)\.(\d+)(?:v\d+)?")
+_ARXIV_OLD = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z-]{2,})?/(\d\d)(\d\d)(\d{3})(?:v\d+)?")
+
+
+@dataclass(frozen=True)
+class LinkProblem:
+    code: str
+    message: str
+    hint: str
+
+
+def arxiv_id_problem(identifier: str) -> str | None:
+    """Why an arXiv identifier is invalid, or None: new-style YYMM.NNNNN, old-style a/YYMMNNN."""
+    if match := _ARXIV_NEW.fullmatch(identifier):
+        year, month, digits = int(match[1]), int(match[2]), len(match[3])
+        if not 1 <= month <= 12:
+            return f"month {match[2]} does not exist (new-style identifiers are YYMM.NNNNN)"
+        if (year, month) < (7, 4):
+            return "new-style identifiers start in April 2007 (0704)"
+        expected = 4 if (year, month) < (15, 1) else 5
+        if digits != expected:
+            return f"identifiers from 20{match[1]}-{match[2]} have {expected} digits after the dot"
+        return None
+    if match := _ARXIV_OLD.fullmatch(identifier):
+        month = int(match[2])
+        return None if 1 <= month <= 12 else f"month {match[2]} does not exist"
+    return "it is neither YYMM.NNNNN nor archive/YYMMNNN"
+
+
+def link_problem(url: str, *, arxiv: bool = False) -> LinkProblem | None:
+    """What is wrong with a link a reader will click, or None. `arxiv`: it is named 'arXiv'."""
+    url = url.strip()
+    if not url:
+        return LinkProblem("malformed-link", "link is empty", "put the full https:// address")
+    parts = urlsplit(url)
+    if PLACEHOLDER.search(url):
+        if arxiv or (parts.hostname or "").endswith("arxiv.org"):
+            return LinkProblem("placeholder-link", f"arXiv link '{url}' has a placeholder "
+                               "identifier", "put the paper's arXiv identifier (YYMM.NNNNN, "
+                               "e.g. 2411.12345), or remove the link")
+        return LinkProblem("placeholder-link", f"link '{url}' is a placeholder",
+                           "put the real address, or remove the link")
+    scheme = parts.scheme.lower()
+    if scheme == "mailto":
+        return None
+    if not scheme or not parts.netloc:
+        return LinkProblem("malformed-link", f"link '{url}' is not an absolute URL",
+                           "emails need full addresses: start it with https://")
+    if scheme != "https":
+        return LinkProblem("not-https", f"link '{url}' is not https",
+                           "use its https:// address; mail clients flag plain http")
+    host = (parts.hostname or "").lower()
+    if "." not in host or any(char.isspace() for char in url):
+        return LinkProblem("malformed-link", f"link '{url}' is not a valid URL",
+                           "check the address for typos and spaces")
+    if _RESERVED_HOST.search(host):
+        return LinkProblem("placeholder-link", f"link '{url}' points to a reserved example host",
+                           "put the real address, or remove the link")
+    is_arxiv_host = host == "arxiv.org" or host.endswith(".arxiv.org")
+    if arxiv and not is_arxiv_host:
+        return LinkProblem("malformed-link", f"the arXiv link '{url}' is not on arxiv.org",
+                           "use https://arxiv.org/abs/<id>, or rename the link")
+    path_match = ARXIV_PATH.match(parts.path)
+    if is_arxiv_host and (arxiv or parts.path.startswith(("/abs/", "/pdf/", "/html/"))):
+        why = arxiv_id_problem(path_match[1]) if path_match else "it has no /abs/<id> path"
+        if why:
+            return LinkProblem("malformed-link",
+                               f"arXiv link '{url}' has no valid identifier: {why}",
+                               "use the paper's identifier, e.g. https://arxiv.org/abs/2411.12345")
+    return None

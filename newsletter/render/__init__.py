@@ -1,0 +1,1 @@
+"""Render: Jinja2 -> MJML -> HTML (CSS inlined), and Markdown -> plaintext."""

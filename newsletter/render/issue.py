@@ -1,0 +1,144 @@
+"""Render an issue once: Jinja2 -> MJML -> HTML (styles inlined), and Jinja2 -> plaintext."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+import css_inline
+import jinja2
+from markupsafe import Markup, escape
+from mjml import mjml2html
+
+from newsletter.config import Config
+from newsletter.content.models import BOTTOM_LINE, Issue, Paper, default_subject, human_date
+from newsletter.errors import RenderError
+from newsletter.render.environment import environment, render_template
+from newsletter.render.prose import Prose
+from newsletter.render.text import underline, wrap
+
+HTML_TEMPLATE = "issue.mjml.j2"
+TEXT_TEMPLATE = "issue.txt.j2"
+GENERIC_NAME = "there"
+
+_MEDIA_STYLE = re.compile(r"<style\b[^>]*>(?:(?!</style>).)*@media(?:(?!</style>).)*</style>", re.S)
+_INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
+@dataclass(frozen=True)
+class Markers:
+    """Where each reader's name and unsubscribe link go, filled in without re-rendering.
+
+    Each render draws new random markers, so no text in a paper or issue can stand for them:
+    content can never reach a reader's personal slots.
+    """
+
+    name: str
+    unsubscribe_url: str
+
+    @classmethod
+    def fresh(cls) -> Markers:
+        nonce = secrets.token_hex(8)
+        return cls(f"@@NL_NAME_{nonce}@@", f"@@NL_UNSUBSCRIBE_URL_{nonce}@@")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One issue, rendered once; markers stand where each recipient's details go."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    mjml: str
+    markers: Markers
+
+    def personalize(self, name: str = GENERIC_NAME, unsubscribe_url: str = "") -> tuple[str, str]:
+        """(html, text) for one reader."""
+        name_marker, url_marker = self.markers.name, self.markers.unsubscribe_url
+        html = self.html.replace(name_marker, str(escape(name))).replace(
+            url_marker, str(escape(unsubscribe_url)))
+        text = self.text.replace(name_marker, name).replace(url_marker, unsubscribe_url)
+        return html, text
+
+    def digest(self) -> str:
+        """A hash of the content without the (random) markers: the same issue, the same hash."""
+        html, text = self.personalize("", "")
+        return hashlib.sha256((text + html).encode()).hexdigest()
+
+
+def link_label(name: str) -> str:
+    """Button text that makes sense on its own (screen readers list links out of context)."""
+    return {"arxiv": "Read on arXiv", "paper": "Read the paper", "code": "Get the code"}.get(
+        name.casefold(), name)
+
+
+def paper_meta(paper: Paper) -> str:
+    parts = [paper.venue]
+    if paper.presentation:
+        parts.append(paper.presentation.value)
+    parts.append(paper.published.human())
+    return " · ".join(parts)
+
+
+def issue_subject(issue: Issue, config: Config) -> str:
+    return issue.subject or default_subject(config.title, issue.date)
+
+
+def preheader(issue: Issue, papers: list[Paper]) -> str:
+    """The grey line inbox lists show after the subject."""
+    if issue.intro:
+        return " ".join(issue.intro.split())[:140]
+    count = f"{len(papers)} paper{'s' if len(papers) != 1 else ''}"
+    return f"{count} this week: " + "; ".join(p.title for p in papers)
+
+
+@jinja2.pass_context
+def _markdown(context: jinja2.runtime.Context, markdown: str, shift: int = 0) -> Markup | str:
+    """Markdown as HTML in the HTML template and as wrapped text in the text template."""
+    prose: Prose = context["prose"]
+    if context.eval_ctx.autoescape:
+        return prose.html(markdown, shift)
+    return prose.text(markdown, shift)
+
+
+@jinja2.pass_context
+def _ref(context: jinja2.runtime.Context, url: str) -> int:
+    prose: Prose = context["prose"]
+    return prose.refs.number(url)
+
+
+FILTERS = (("markdown", _markdown), ("ref", _ref), ("wrap", wrap), ("underline", underline),
+           ("link_label", link_label))
+
+
+def inline_css(html: str) -> str:
+    """Move CSS into style attributes (clients strip <style>); keep media queries in <head>."""
+    kept = _MEDIA_STYLE.findall(html)
+    html = _INLINER.inline(_MEDIA_STYLE.sub("", html))
+    return html.replace("</head>", "".join(kept) + "</head>", 1)
+
+
+def render_issue(issue: Issue, papers: list[Paper], config: Config) -> Rendered:
+    """Render the issue once, as HTML and plaintext, with per-recipient markers."""
+    templates = config.templates_path
+    env = environment(templates, FILTERS)
+    markers = Markers.fresh()
+    context = {
+        "newsletter": config, "issue": issue, "papers": papers,
+        "date": human_date(issue.date), "subject": issue_subject(issue, config),
+        "preheader": preheader(issue, papers), "paper_meta": paper_meta,
+        "bottom_line_title": BOTTOM_LINE,
+        "name": markers.name, "unsubscribe_url": markers.unsubscribe_url, "prose": Prose(),
+    }
+    mjml_source = render_template(env, HTML_TEMPLATE, templates, context)
+    try:
+        html = mjml2html(mjml_source)
+    except Exception as exc:  # MRML raises a bare exception type for invalid MJML
+        raise RenderError(f"MJML error: {exc}", path=templates / HTML_TEMPLATE) from exc
+    context["refs"] = context["prose"].refs
+    text = render_template(env, TEXT_TEMPLATE, templates, context)
+    return Rendered(subject=context["subject"], preheader=context["preheader"],
+                    html=inline_css(html), text=text, mjml=mjml_source, markers=markers)

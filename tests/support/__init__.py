@@ -1,0 +1,1 @@
+"""Helpers for the tests: project folders, real SMTP servers, the browser."""
