@@ -75,7 +75,7 @@ def heading_rules(body: Body, required: Iterable[str] = ()) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     tokens = body.tokens
     titles = {title.casefold(): (index, title) for index, title in reversed(body.h2)}
-    empty_required = set()
+    empty_required: set[int] = set()
     for wanted in required:
         if wanted.casefold() not in titles:  # no line: there is no place it could point to
             found.append(Diagnostic("error", body.path, None,

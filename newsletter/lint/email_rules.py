@@ -81,15 +81,16 @@ def email_rules(html: str, text: str, html_bytes: int, where: Path, content: Loc
         src = str(image.get("src") or "")
         decorative = image.get("role") == "presentation" or image.get("aria-hidden") == "true"
         if not (image.get("alt") or "").strip() and not decorative and not content.find(src):
-            path, line = rest.find(src) or (where, None)
-            found.append(Diagnostic("error", path, line, f"image '{src}' has no alt text",
+            image_path, image_line = rest.find(src) or (where, None)
+            found.append(Diagnostic("error", image_path, image_line,
+                                    f"image '{src}' has no alt text",
                                     "give it an alt attribute that says what it shows",
                                     "image-alt"))
     for url in [*tags.links, *(str(i.get("src") or "") for i in tags.images)]:
         problem = link_problem(url)
         if url in skip or problem is None or problem.code != "not-https" or content.find(url):
             continue
-        path, line = rest.find(url) or (where, None)
-        found.append(Diagnostic("error", path, line, problem.message, problem.hint,
+        link_path, link_line = rest.find(url) or (where, None)
+        found.append(Diagnostic("error", link_path, link_line, problem.message, problem.hint,
                                 problem.code))
     return found

@@ -44,7 +44,12 @@ def link_problem(url: str, *, arxiv: bool = False) -> LinkProblem | None:
     url = url.strip()
     if not url:
         return LinkProblem("malformed-link", "link is empty", "put the full https:// address")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        return LinkProblem("malformed-link", f"link '{url}' is not a valid URL",
+                           "check the address for typos")
     if PLACEHOLDER.search(url):
         if arxiv or (parts.hostname or "").endswith("arxiv.org"):
             return LinkProblem("placeholder-link", f"arXiv link '{url}' has a placeholder "
@@ -68,12 +73,17 @@ def link_problem(url: str, *, arxiv: bool = False) -> LinkProblem | None:
     if _RESERVED_HOST.search(host):
         return LinkProblem("placeholder-link", f"link '{url}' points to a reserved example host",
                            "put the real address, or remove the link")
+    return _arxiv_problem(url, parts.path, host, arxiv)
+
+
+def _arxiv_problem(url: str, path: str, host: str, arxiv: bool) -> LinkProblem | None:
+    """A link named 'arXiv' must be on arxiv.org; an arXiv paper link needs a valid identifier."""
     is_arxiv_host = host == "arxiv.org" or host.endswith(".arxiv.org")
     if arxiv and not is_arxiv_host:
         return LinkProblem("malformed-link", f"the arXiv link '{url}' is not on arxiv.org",
                            "use https://arxiv.org/abs/<id>, or rename the link")
-    path_match = ARXIV_PATH.match(parts.path)
-    if is_arxiv_host and (arxiv or parts.path.startswith(("/abs/", "/pdf/", "/html/"))):
+    path_match = ARXIV_PATH.match(path)
+    if is_arxiv_host and (arxiv or path.startswith(("/abs/", "/pdf/", "/html/"))):
         why = arxiv_id_problem(path_match[1]) if path_match else "it has no /abs/<id> path"
         if why:
             return LinkProblem("malformed-link",

@@ -75,7 +75,7 @@ class PreviewState:
 class Handler(BaseHTTPRequestHandler):
     server: PreviewHTTPServer
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: one line per request would drown the rebuild messages."""
 
     def do_GET(self) -> None:
@@ -87,30 +87,35 @@ class Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host", "").rsplit(":", 1)[0]
         if host not in ("127.0.0.1", "localhost"):  # refuse DNS-rebinding pages
             self._send(HTTPStatus.FORBIDDEN, b"preview answers on 127.0.0.1 only", "text/plain")
-            return
-        if url.path == "/":
+        elif url.path == "/":
             page = render_page(version, state.date, build, error, scheme)
             self._send(HTTPStatus.OK, page.encode(), "text/html; charset=utf-8")
         elif url.path == "/livereload":
-            since_text = (query.get("since") or ["0"])[0] or "0"
-            if not (since_text.isascii() and since_text.isdigit() and len(since_text) <= 18):
-                self._send(HTTPStatus.BAD_REQUEST, b"since must be a version number",
-                           "text/plain")
-                return
-            version = state.wait_for_change(int(since_text), POLL_SECONDS)
-            self._send(HTTPStatus.OK, f'{{"version": {version}}}'.encode(), "application/json")
-        elif build is None and (url.path == "/email.html" or url.path[1:] in RAW_TYPES):
+            self._long_poll((query.get("since") or ["0"])[0] or "0")
+        elif url.path == "/email.html" or url.path[1:] in RAW_TYPES:
+            self._file(build, url.path[1:], scheme)
+        else:
+            self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
+
+    def _long_poll(self, since: str) -> None:
+        """Answers when the version differs from `since` (or after POLL_SECONDS)."""
+        if not (since.isascii() and since.isdigit() and len(since) <= 18):
+            self._send(HTTPStatus.BAD_REQUEST, b"since must be a version number", "text/plain")
+            return
+        version = self.server.state.wait_for_change(int(since), POLL_SECONDS)
+        self._send(HTTPStatus.OK, f'{{"version": {version}}}'.encode(), "application/json")
+
+    def _file(self, build: PreviewBuild | None, name: str, scheme: str) -> None:
+        """The email as framed (in the chosen colour scheme), or an outbox file byte for byte."""
+        if build is None:
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"the issue does not build yet",
                        "text/plain")
-        elif url.path == "/email.html":
+        elif name == "email.html":
             html = build.files["issue.html"].decode()
             self._send(HTTPStatus.OK, force_scheme(html, scheme).encode(),
                        "text/html; charset=utf-8")
-        elif url.path[1:] in RAW_TYPES:
-            name = url.path[1:]
-            self._send(HTTPStatus.OK, build.files[name], RAW_TYPES[name])
         else:
-            self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
+            self._send(HTTPStatus.OK, build.files[name], RAW_TYPES[name])
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
         try:
@@ -192,8 +197,8 @@ class PreviewServer:
 
     @property
     def url(self) -> str:
-        host, port = self.http.server_address[:2]
-        return f"http://{host}:{port}/"
+        port = self.http.server_address[1]
+        return f"http://{HOST}:{port}/"
 
     def __enter__(self) -> PreviewServer:
         self._serving.start()

@@ -34,7 +34,7 @@ def _environment(templates: Path, filters: tuple[tuple[str, Callable[..., Any]],
                  ) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)), undefined=jinja2.StrictUndefined,
-        autoescape=lambda name: bool(name) and not name.endswith(".txt.j2"),
+        autoescape=lambda name: bool(name) and not str(name).endswith(".txt.j2"),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         bytecode_cache=_bytecode_cache(), auto_reload=True)
     env.filters.update(dict(filters))
@@ -75,11 +75,13 @@ def render_template(env: jinja2.Environment, name: str, templates: Path,
         raise RenderError("template error: it includes or extends itself",
                           path=templates / name) from exc
     except jinja2.TemplateError as exc:
-        path, line = _template_frame(exc) or (templates / name, None)
-        raise RenderError(f"template error: {exc.message}", path=path, line=line) from exc
+        frame = _template_frame(exc)
+        raise RenderError(f"template error: {exc.message}",
+                          path=frame[0] if frame else templates / name,
+                          line=frame[1] if frame else None) from exc
     except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
-        where = _template_frame(exc)
-        if where is None:
+        in_template = _template_frame(exc)
+        if in_template is None:
             raise  # raised by our own code, not by the template: a bug
-        raise RenderError(f"template error: {type(exc).__name__}: {exc}", path=where[0],
-                          line=where[1]) from exc
+        raise RenderError(f"template error: {type(exc).__name__}: {exc}", path=in_template[0],
+                          line=in_template[1]) from exc

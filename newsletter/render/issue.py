@@ -126,19 +126,22 @@ def render_issue(issue: Issue, papers: list[Paper], config: Config) -> Rendered:
     templates = config.templates_path
     env = environment(templates, FILTERS)
     markers = Markers.fresh()
-    context = {
+    prose = Prose()
+    subject = issue_subject(issue, config)
+    summary = preheader(issue, papers)
+    context: dict[str, object] = {
         "newsletter": config, "issue": issue, "papers": papers,
-        "date": human_date(issue.date), "subject": issue_subject(issue, config),
-        "preheader": preheader(issue, papers), "paper_meta": paper_meta,
+        "date": human_date(issue.date), "subject": subject, "preheader": summary,
+        "paper_meta": paper_meta,
         "bottom_line_title": BOTTOM_LINE,
-        "name": markers.name, "unsubscribe_url": markers.unsubscribe_url, "prose": Prose(),
+        "name": markers.name, "unsubscribe_url": markers.unsubscribe_url, "prose": prose,
     }
     mjml_source = render_template(env, HTML_TEMPLATE, templates, context)
     try:
         html = mjml2html(mjml_source)
     except Exception as exc:  # MRML raises a bare exception type for invalid MJML
         raise RenderError(f"MJML error: {exc}", path=templates / HTML_TEMPLATE) from exc
-    context["refs"] = context["prose"].refs
+    context["refs"] = prose.refs
     text = render_template(env, TEXT_TEMPLATE, templates, context)
-    return Rendered(subject=context["subject"], preheader=context["preheader"],
+    return Rendered(subject=subject, preheader=summary,
                     html=inline_css(html), text=text, mjml=mjml_source, markers=markers)

@@ -66,29 +66,7 @@ def parse_legacy(text: str, source: Path,
                                 "'Research Update: November 28, 2025'")
     title_line, subject = lines[0]
     date = _issue_date(subject, source, title_line)
-    body = SectionBuilder(source, issue_level=True)
-    papers_heading: str | None = None
-    chunks: list[list[tuple[int, str]]] = []
-    state = "header"
-    for index, (number, line) in enumerate(lines[1:], start=1):
-        following = lines[index + 1][1] if index + 1 < len(lines) else ""
-        if _is_paper_header(line, following):
-            body.finish()
-            chunks.append([(number, line)])
-            state = "paper"
-        elif is_issue_heading(line):
-            state = "issue"
-            body.heading(line, number)
-        elif state == "paper":
-            chunks[-1].append((number, line))
-        elif state == "header" and _normalise(line) == _normalise(subject):
-            continue  # the title repeated: duplication, not content
-        elif (state == "header" and papers_heading is None and not body.intro
-              and not chunks and is_heading(line)):
-            papers_heading = line
-        else:
-            body.add(line, number)
-    body.finish()
+    body, papers_heading, chunks = _outline(lines, subject, source)
     if not chunks:
         raise ContentError("no paper found", path=source, line=title_line,
                            hint="start each paper with a 'Paper 1: Title' or '1. Title' line "
@@ -134,18 +112,46 @@ def _is_paper_header(line: str, following: str) -> bool:
                                                          re.IGNORECASE))
 
 
-def _parse_paper(chunk: list[tuple[int, str]], source: Path, venue_tracks: Mapping[str, str],
-                 warnings: list[Diagnostic]) -> Paper:
-    header_line, header = chunk[0]
-    match = _PAPER.match(header) or _NUMBERED.match(header)
-    headline = _strip_quotes(match[1]) if match else header
+def _outline(lines: list[tuple[int, str]], subject: str, source: Path
+             ) -> tuple[SectionBuilder, str | None, list[list[tuple[int, str]]]]:
+    """The issue's own text (intro and closing sections), its papers heading, and one chunk
+    of (line number, text) per paper."""
+    body = SectionBuilder(source, issue_level=True)
+    papers_heading: str | None = None
+    chunks: list[list[tuple[int, str]]] = []
+    state = "header"
+    for index, (number, line) in enumerate(lines[1:], start=1):
+        following = lines[index + 1][1] if index + 1 < len(lines) else ""
+        if _is_paper_header(line, following):
+            body.finish()
+            chunks.append([(number, line)])
+            state = "paper"
+        elif is_issue_heading(line):
+            state = "issue"
+            body.heading(line, number)
+        elif state == "paper":
+            chunks[-1].append((number, line))
+        elif state == "header" and _normalise(line) == _normalise(subject):
+            continue  # the title repeated: duplication, not content
+        elif (state == "header" and papers_heading is None and not body.intro
+              and not chunks and is_heading(line)):
+            papers_heading = line
+        else:
+            body.add(line, number)
+    body.finish()
+    return body, papers_heading, chunks
+
+
+def _read_fields(chunk: list[tuple[int, str]], source: Path, warnings: list[Diagnostic]
+                 ) -> tuple[dict[str, tuple[int, str]], dict[str, str], SectionBuilder]:
+    """A paper's 'Key: value' lines (with their line numbers), its links, and its body."""
     meta: dict[str, tuple[int, str]] = {}
     links: dict[str, str] = {}
     body = SectionBuilder(source)
     for number, line in chunk[1:]:
         field_match = _META.match(line)
         key = field_match[1].casefold() if field_match else ""
-        if key in _LINK_KEYS:
+        if field_match and key in _LINK_KEYS:
             _add_link(links, field_match[2].strip(), source, number, warnings)
         elif field_match and not body.sections:
             key = {"author": "authors", "date": "published"}.get(key, key)
@@ -157,6 +163,31 @@ def _parse_paper(chunk: list[tuple[int, str]], source: Path, venue_tracks: Mappi
         else:
             body.add(line, number)
     body.finish()
+    return meta, links, body
+
+
+def _key_finding(body: SectionBuilder, title: str, source: Path, header_line: int) -> str:
+    """The first text under Key Finding; the paper's required sections must all be there."""
+    if body.intro:
+        raise ContentError("text before the paper's first section heading", path=source,
+                           line=body.intro[0].line, hint="add a 'Key Finding' line above it")
+    for required in (KEY_FINDING, WHY_IT_MATTERS):
+        if not any(s.title == required for s in body.sections):
+            raise ContentError(f"paper '{title}' has no '{required}' section", path=source,
+                               line=header_line, hint=f"add a '{required}' heading line")
+    first = body.first_text(KEY_FINDING)
+    if first is None:
+        raise ContentError(f"paper '{title}' has nothing under 'Key Finding'", path=source,
+                           line=header_line, hint="write the key finding under its heading")
+    return first[0]
+
+
+def _parse_paper(chunk: list[tuple[int, str]], source: Path, venue_tracks: Mapping[str, str],
+                 warnings: list[Diagnostic]) -> Paper:
+    header_line, header = chunk[0]
+    match = _PAPER.match(header) or _NUMBERED.match(header)
+    headline = _strip_quotes(match[1]) if match else header
+    meta, links, body = _read_fields(chunk, source, warnings)
 
     def need(key: str, label: str) -> tuple[int, str]:
         if not meta.get(key, (0, ""))[1]:
@@ -176,17 +207,7 @@ def _parse_paper(chunk: list[tuple[int, str]], source: Path, venue_tracks: Mappi
     venue, presentation = _split_venue(venue_text)
     published_line, published_text = need("published", "Published")
     track = _track(venue, venue_tracks, source, venue_line, warnings)
-    if body.intro:
-        raise ContentError("text before the paper's first section heading", path=source,
-                           line=body.intro[0].line, hint="add a 'Key Finding' line above it")
-    for required in (KEY_FINDING, WHY_IT_MATTERS):
-        if not any(s.title == required for s in body.sections):
-            raise ContentError(f"paper '{title}' has no '{required}' section", path=source,
-                               line=header_line, hint=f"add a '{required}' heading line")
-    first = body.first_text(KEY_FINDING)
-    if first is None:
-        raise ContentError(f"paper '{title}' has nothing under 'Key Finding'", path=source,
-                           line=header_line, hint="write the key finding under its heading")
+    key_finding = _key_finding(body, title, source, header_line)
     if not links:
         warnings.append(Diagnostic("warning", source, header_line, "paper has no link",
                                    "add 'links:' to the paper file if known", "empty-field"))
@@ -196,7 +217,7 @@ def _parse_paper(chunk: list[tuple[int, str]], source: Path, venue_tracks: Mappi
                      headline=headline if "title" in meta else None, authors=authors,
                      affiliations=affiliations, venue=venue, presentation=presentation,
                      published=_published(published_text, source, published_line), track=track,
-                     links=links, takeaway=first_sentence(first[0]), sections=body.built(),
+                     links=links, takeaway=first_sentence(key_finding), sections=body.built(),
                      imported_from=f"{source.name}:{header_line}")
     except ValidationError as exc:
         where, message = field_problem(exc.errors()[0])
