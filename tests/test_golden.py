@@ -1,0 +1,60 @@
+"""Golden files: the bundled 2025-11-28 issue as rendered, so any change to the email shows as a
+diff (Pelican's golden-output tests).
+
+After an intended change to templates, rendering or the seeds, regenerate them with:
+
+    NEWSLETTER_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
+
+and review `git diff tests/golden/`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from newsletter.commands.compose import compose_issue
+from newsletter.config import load_config
+from newsletter.content.models import parse_issue_date
+from support.project import REPO
+
+GOLDEN = Path(__file__).parent / "golden"
+DATE = "2025-11-28"
+UPDATE = os.environ.get("NEWSLETTER_UPDATE_GOLDEN") == "1"
+
+
+def normalised_html(html: bytes) -> str:
+    """One tag per line, attributes in a stable order: a diff shows what changed."""
+    return BeautifulSoup(html.decode("utf-8"), "html.parser").prettify()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    root = tmp_path_factory.mktemp("bundled")
+    for name in ("seeds", "templates"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copy(REPO / "newsletter.toml", root / "newsletter.toml")
+    result = compose_issue(load_config(root / "newsletter.toml"), parse_issue_date(DATE))
+    assert result.built is not None and not result.drafted
+    return result.built.files
+
+
+@pytest.mark.parametrize("name,normalise", [
+    ("issue.txt", lambda data: data.decode("utf-8")),
+    ("issue.html", normalised_html),
+])
+def test_bundled_issue_matches_its_golden_file(rendered: dict[str, bytes], name: str,
+                                               normalise) -> None:
+    golden = GOLDEN / DATE / name
+    actual = normalise(rendered[name])
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(actual, encoding="utf-8")
+    assert golden.is_file(), f"{golden} is missing: regenerate the golden files (see above)"
+    assert actual == golden.read_text(encoding="utf-8"), (
+        f"{name} differs from {golden}: if the change is intended, regenerate the golden "
+        "files with NEWSLETTER_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py")
