@@ -38,7 +38,7 @@ def test_archive_eml_has_the_headers_of_a_readers_message(project: Project) -> N
     reader = _parse(template.build(7, "ada@example.org", "Ada"))
     assert not archive.defects
     assert set(archive.keys()) == set(reader.keys())
-    assert READER_HEADERS <= set(archive.keys())
+    assert set(archive.keys()) >= READER_HEADERS
     assert archive["To"].addresses[0].addr_spec == SAMPLE_READER
     assert archive["List-Unsubscribe"].startswith("<https://news.example.org/unsubscribe>")
     assert archive["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -54,7 +54,7 @@ def test_preview_shows_the_headers_readers_receive(project: Project) -> None:
     _issue(project)
     preview = build_preview(project.root / "newsletter.toml", DATE, with_check=False)
     shown = dict(preview.headers)
-    assert READER_HEADERS <= set(shown)
+    assert set(shown) >= READER_HEADERS
     assert shown["To"] == SAMPLE_READER
     assert shown["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert shown["List-Unsubscribe"].startswith("<https://news.example.org/unsubscribe>, ")
