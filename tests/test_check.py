@@ -297,7 +297,7 @@ def test_cli_exit_codes_and_json(project: Project) -> None:
     assert data["findings"] == [{
         "severity": "error", "path": "seeds/papers/mod.md", "line": 11,
         "message": "unknown track 'robotics'",
-        "hint": "use one of: ml, systems (or add it to 'tracks' in newsletter.toml)",
+        "hint": "use one of: ml, systems; or add 'robotics' to 'tracks' in newsletter.toml",
         "code": "unknown-track"}]
     text = CliRunner().invoke(cli, ["check"])
     assert text.exit_code == 1
@@ -363,3 +363,78 @@ def test_each_seed_issue_alone(imported_seeds: Path, date: str) -> None:
     files = {f"issues/{date}.md"} | {f"papers/{slug}.md" for slug in issue.meta["papers"]}
     expected = {finding for finding in SEED_FINDINGS if finding[1] in files}
     assert _seed_findings(imported_seeds, "--date", date) == (1, expected)
+
+
+# --- The QA pass -----------------------------------------------------------------------------
+
+
+def test_template_and_config_findings_belong_to_every_date(project: Project) -> None:
+    _pool(project)
+    project.add_paper("new", title="New", published="2025-12-01", links=_arxiv(5))
+    config = project.root / "newsletter.toml"
+    config.write_text(config.read_text().replace(
+        'title = "Research Update"', 'title = "Research Update"\ntagline = "' + "long " * 16
+        + '"'))
+    assert {(code, name) for code, name, _ in _findings(project, "2025-11-28")} == {
+        ("text-width", "newsletter.toml")}
+    template = project.root / "templates" / "issue.mjml.j2"
+    template.write_text("{% if %}\n" + template.read_text())
+    for date in ("2025-11-28", "2025-12-05"):  # an issue file, and the draft compose would write
+        assert _findings(project, date) == {("render-error", "issue.mjml.j2", 1)}
+    result = CliRunner().invoke(cli, ["check", "--date", "2025-12-05"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("templates/issue.mjml.j2:1: error: template error: ")
+
+
+def test_unquoted_impossible_dates_are_findings_and_the_check_goes_on(project: Project) -> None:
+    _pool(project)
+    project.add_paper("leap", text=paper_text(title="Leap", links=_arxiv(6), published="2025-02-30")
+                      .replace('"2025-02-30"', "2025-02-30"))
+    project.add_issue("2025-11-31", ["raft"])  # `date: 2025-11-31`, unquoted
+    project.add_paper("other", title="Other", links={"arXiv": "https://arxiv.org/abs/2510.xxxxx"})
+    report = run_check(project.config())
+    found = {(f.code, f.path.name if f.path else "", f.line): f.message for f in report.findings}
+    assert found == {
+        ("invalid-file", "leap.md", 10): "paper: field 'published': '2025-02-30' is not a real "
+                                         "date: day is out of range for month",
+        ("invalid-file", "2025-11-31.md", 2): "issue: field 'date': '2025-11-31' is not a real "
+                                              "date: use YYYY-MM-DD, e.g. 2025-11-28",
+        ("placeholder-link", "other.md", 13): "arXiv link 'https://arxiv.org/abs/2510.xxxxx' has "
+                                              "a placeholder identifier"}
+    assert report.rendered == ["2025-11-28"]
+
+
+def test_a_key_given_twice_is_an_invalid_file(project: Project) -> None:
+    _pool(project)
+    issue = project.root / "seeds" / "issues" / "2025-11-28.md"
+    issue.write_text(issue.read_text().replace("status: sent\n", "status: sent\npapers: [raft]\n"))
+    project.add_paper("twice", text=paper_text(title="Twice", links=_arxiv(8),
+                                               extra_front="track: systems\n"))
+    assert _findings(project) == {("invalid-file", "2025-11-28.md", 5),
+                                  ("invalid-file", "twice.md", 15)}
+    report = run_check(project.config())
+    messages = sorted(f.message for f in report.findings)
+    assert messages == ["front matter: 'papers' is given twice, on lines 4 and 5",
+                        "front matter: 'track' is given twice, on lines 11 and 15"]
+
+
+def test_a_file_over_the_size_limit_is_an_invalid_file(project: Project) -> None:
+    _pool(project)
+    big = project.add_paper("big", title="Big", links=_arxiv(4),
+                            body=GOOD_BODY + "\n## Results\n\n" + "A pasted row.\n" * 80_000)
+    project.add_paper("other", title="Other", links={"arXiv": "https://arxiv.org/abs/2510.xxxxx"})
+    report = run_check(project.config())
+    assert {(f.code, f.path.name, f.line) for f in report.findings} == {
+        ("invalid-file", "big.md", None), ("placeholder-link", "other.md", 13)}
+    finding = next(f for f in report.findings if f.code == "invalid-file")
+    assert finding.message == (f"is {big.stat().st_size:,} bytes, over the 1,000,000-byte limit "
+                               "for a paper or issue file")
+
+
+@pytest.mark.parametrize("where", ["papers/mod.md", "issues/2025-11-28.md"])
+def test_a_byte_order_mark_keeps_the_lines(project: Project, where: str) -> None:
+    _pool(project, links={"arXiv": "https://arxiv.org/abs/2510.xxxxx"})
+    path = project.root / "seeds" / where
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert _findings(project) == {("placeholder-link", "mod.md", 13)}
+    assert _findings(project, "2025-11-28") == {("placeholder-link", "mod.md", 13)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from click.testing import CliRunner
 
 from newsletter.cli import cli
@@ -11,6 +12,7 @@ from newsletter.compose.selection import select_papers
 from newsletter.config import Selection
 from newsletter.content.documents import read_document
 from newsletter.content.readers import load_content, parse_issue
+from newsletter.errors import ContentError
 from support.project import Project
 
 
@@ -139,3 +141,14 @@ def test_new_date_on_the_bundled_seeds(tmp_path, monkeypatch) -> None:
     assert "(already featured on 2025-10-19)" in rejected["dynamoe"]
     assert "after 2025-12-05" in rejected["late"]
     assert len(rejected) == 11
+
+
+def test_load_content_refuses_an_unknown_track_only_when_given_the_tracks(
+        project: Project) -> None:
+    """What every command gets from `tracks=config.tracks`; without it, any track loads."""
+    project.add_paper("bio", title="Biology", track="biology")
+    assert load_content(project.root / "seeds").papers["bio"].track == "biology"
+    with pytest.raises(ContentError) as error:
+        load_content(project.root / "seeds", tracks=["ml", "systems"])
+    assert (error.value.code, error.value.path.name, error.value.line) == (
+        "unknown-track", "bio.md", 11)

@@ -28,6 +28,11 @@ class ComposeResult:
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
+def project_content(config: Config) -> Content:
+    """The content folder of `config`, every paper on one of its tracks (or a ContentError)."""
+    return load_content(config.resolve(config.content_dir), tracks=config.tracks)
+
+
 def issue_for_date(content: Content, date: dt.date,
                    config: Config) -> tuple[Issue, SelectionResult | None]:
     """The issue file for `date`, or the draft compose would write (with how it was picked)."""
@@ -41,7 +46,7 @@ def compose_issue(config: Config, date: dt.date, *, dry_run: bool = False,
                   now: dt.datetime | None = None) -> ComposeResult:
     """Render the issue for `date`, drafting it first from the pool if it does not exist."""
     now = now or dt.datetime.now(dt.UTC)
-    content = load_content(config.resolve(config.content_dir))
+    content = project_content(config)
     issue_path = config.issue_path(date)
     issue, selection = issue_for_date(content, date, config)
     result = ComposeResult(date, issue_path, drafted=selection is not None, selection=selection,
@@ -58,7 +63,7 @@ def compose_issue(config: Config, date: dt.date, *, dry_run: bool = False,
 
 def paper_table(config: Config) -> list[tuple[str, str, str, str]]:
     """(slug, track, published, featured in) for `newsletter papers`."""
-    content = load_content(config.resolve(config.content_dir))
+    content = project_content(config)
     featured = featured_before(content.issues)
     return [(slug, paper.track, paper.published.iso(),
              featured[slug].isoformat() if slug in featured else "-")

@@ -50,7 +50,10 @@ class PartialDate:
             raise ValueError(f"expected YYYY-MM-DD or YYYY-MM, got {text!r}")
         year, month = int(match[1]), int(match[2])
         day = int(match[3]) if match[3] else None
-        dt.date(year, month, day or 1)  # raises ValueError for 2025-02-30 or month 13
+        try:
+            dt.date(year, month, day or 1)
+        except ValueError as exc:  # 2025-02-30 or month 13
+            raise ValueError(f"{text!r} is not a real date: {exc}") from None
         return cls(year, month, day)
 
     @property
@@ -71,6 +74,20 @@ class PartialDate:
 
 
 PartialDateField = Annotated[PartialDate, BeforeValidator(PartialDate.parse)]
+
+
+def _calendar_date(value: Any) -> Any:
+    """Text as a YYYY-MM-DD date, saying so when it is none (pydantic's message is vague)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value.strip()!r} is not a real date: use YYYY-MM-DD, "
+                         "e.g. 2025-11-28") from None
+
+
+CalendarDate = Annotated[dt.date, BeforeValidator(_calendar_date)]
 
 
 class Section(BaseModel):
@@ -151,7 +168,7 @@ class Issue(_Sectioned):
 
     model_config = ConfigDict(extra="forbid")
 
-    date: dt.date
+    date: CalendarDate
     subject: str | None = None
     papers: list[str] = Field(min_length=1)
     status: Literal["draft", "sent"] = "draft"

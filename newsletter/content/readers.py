@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,8 +72,24 @@ def _validation_error(exc: ValidationError, doc: Document, what: str) -> Content
                         line=doc.line_of(field_name), code=f"field-{field_name}")
 
 
-def parse_paper(doc: Document) -> Paper:
-    """Validate a paper document; its slug is its file name."""
+def unknown_track(doc: Document, tracks: Collection[str]) -> ContentError | None:
+    """The error for a paper whose `track:` is not one of `tracks` (None if it is, or absent)."""
+    track = doc.meta.get("track")
+    if not isinstance(track, str) or track.strip() in tracks:
+        return None
+    name = track.strip()
+    where = "'tracks' in newsletter.toml"
+    hint = (f"use one of: {', '.join(tracks)}; or add '{name}' to {where}" if tracks
+            else f"no tracks are configured: add '{name}' to {where}")
+    return ContentError(f"unknown track '{name}'", path=doc.path, line=doc.line_of("track"),
+                        hint=hint, code="unknown-track")
+
+
+def parse_paper(doc: Document, tracks: Collection[str] | None = None) -> Paper:
+    """Validate a paper document; its slug is its file name, its track one of `tracks`.
+
+    Without `tracks` any track is accepted (`check` reports unknown ones as findings).
+    """
     intro, sections = split_sections(doc.body, doc.body_line)
     if intro:
         offset = next(i for i, line in enumerate(doc.body.split("\n")) if line.strip())
@@ -90,6 +107,8 @@ def parse_paper(doc: Document) -> Paper:
             raise ContentError(f"paper has no '## {title}' section", path=doc.path,
                                hint=f"add a '## {title}' heading with its text",
                                code="required-section")
+    if tracks is not None and (error := unknown_track(doc, tracks)):
+        raise error
     return paper
 
 
@@ -114,11 +133,28 @@ def section_warnings(sections: list[Section], path: Path) -> list[Diagnostic]:
             for s in sections if s.is_empty]
 
 
-def load_content(content_dir: Path) -> Content:
-    """Read every paper and issue; the first invalid file stops with its error."""
+def require_content_folder(content_dir: Path) -> None:
+    """A ContentError unless `content_dir` is a folder with a papers/ folder in it."""
+    setting = "set content_dir in newsletter.toml to the folder that holds papers/ and issues/"
+    if not content_dir.is_dir():
+        problem = "is a file, not the content folder" if content_dir.exists() else \
+            "content folder not found"
+        raise ContentError(problem, path=content_dir, hint=setting)
+    if not (content_dir / "papers").is_dir():
+        raise ContentError("content folder has no papers/ folder", path=content_dir,
+                           hint=f"add papers/<slug>.md files to it, or {setting}")
+
+
+def load_content(content_dir: Path, *, tracks: Collection[str] | None = None) -> Content:
+    """Read every paper and issue; the first invalid file stops with its error.
+
+    A paper whose track is not one of `tracks` is invalid (pass config.tracks; None accepts
+    any track). A missing content folder, or one without papers/, is a ContentError too.
+    """
+    require_content_folder(content_dir)
     papers, paper_paths, warnings = {}, {}, []
     for path in sorted((content_dir / "papers").glob("*.md")):
-        paper = parse_paper(read_document(path))
+        paper = parse_paper(read_document(path), tracks)
         papers[paper.slug], paper_paths[paper.slug] = paper, path
         warnings += section_warnings(paper.sections, path)
     issues, issue_paths = {}, {}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from newsletter.content.documents import Document
+from newsletter.content.readers import unknown_track
 from newsletter.diagnostics import Diagnostic
 from newsletter.lint.links import link_problem
 
 
-def front_matter_rules(doc: Document, tracks: Iterable[str] | None = None,
+def front_matter_rules(doc: Document, tracks: Collection[str] | None = None,
                        known_papers: set[str] | None = None) -> list[Diagnostic]:
     """Links and track of a paper (`tracks`), or the paper list of an issue (`known_papers`)."""
     found = []
@@ -20,13 +21,8 @@ def front_matter_rules(doc: Document, tracks: Iterable[str] | None = None,
         if isinstance(url, str) and (problem := link_problem(url, arxiv=arxiv)):
             found.append(Diagnostic("error", doc.path, lines.get(("links", str(name))),
                                     problem.message, problem.hint, problem.code))
-    track = doc.meta.get("track")
-    if tracks is not None and isinstance(track, str) and track.strip() not in tracks:
-        allowed = ", ".join(tracks)
-        found.append(Diagnostic("error", doc.path, lines.get(("track",)),
-                                f"unknown track '{track}'",
-                                f"use one of: {allowed} (or add it to 'tracks' in newsletter.toml)",
-                                "unknown-track"))
+    if tracks is not None and (track_error := unknown_track(doc, tracks)):
+        found.append(Diagnostic.from_error(track_error, track_error.code))
     papers = doc.meta.get("papers")
     if known_papers is not None and isinstance(papers, list):
         for slug in papers:

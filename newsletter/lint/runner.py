@@ -16,7 +16,7 @@ from newsletter.compose.selection import featured_before
 from newsletter.config import Config
 from newsletter.content.documents import Document, read_document
 from newsletter.content.models import REQUIRED_PAPER_SECTIONS, Issue, Paper
-from newsletter.content.readers import Content, parse_issue, parse_paper
+from newsletter.content.readers import Content, parse_issue, parse_paper, require_content_folder
 from newsletter.diagnostics import Diagnostic
 from newsletter.errors import ContentError, NewsletterError, display_path
 from newsletter.lint.body_rules import markdown_rules
@@ -126,14 +126,12 @@ def run_check(config: Config, date: dt.date | None = None, *,
               now: dt.datetime | None = None) -> CheckReport:
     """Check all content and render every issue, or only the issue for `date` and its papers.
 
-    Raises ContentError when there is no content folder and ComposeError when `date` has no
-    issue file and no eligible paper to draft one from: nothing could be checked then.
+    Raises ContentError when there is no content folder (or it has no papers/) and
+    ComposeError when `date` has no issue file and no eligible paper to draft one from:
+    nothing could be checked then.
     """
     now = now or dt.datetime.now(dt.UTC)
-    content_dir = config.resolve(config.content_dir)
-    if not content_dir.is_dir():
-        raise ContentError("content folder not found", path=content_dir,
-                           hint="set content_dir in newsletter.toml")
+    require_content_folder(config.resolve(config.content_dir))
     files = _Files.load(config)
     pool = files.pool()
     findings = files.findings + files.duplicate_findings(pool)
@@ -149,9 +147,21 @@ def run_check(config: Config, date: dt.date | None = None, *,
     for issue in to_render:
         findings += _render_findings(issue, pool, config, now, report)
     if scope is not None:
-        findings = [f for f in findings if f.path is None or f.path.resolve() in scope]
+        content_dir = config.resolve(config.content_dir).resolve()
+        findings = [f for f in findings if _in_scope(f, scope, content_dir)]
     report.findings = _sorted_unique(findings)
     return report
+
+
+def _in_scope(finding: Diagnostic, scope: set[Path], content_dir: Path) -> bool:
+    """Whether a finding belongs to the date checked: all but those about other content files.
+
+    A template or newsletter.toml (or no file at all) is part of every date's issue.
+    """
+    if finding.path is None:
+        return True
+    path = finding.path.resolve()
+    return path in scope or not path.is_relative_to(content_dir)
 
 
 def _sorted_unique(findings: list[Diagnostic]) -> list[Diagnostic]:
