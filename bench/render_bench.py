@@ -32,7 +32,7 @@ def project_copy() -> Path:
 
 def _issue_inputs(root: Path):
     config = load_config(root / "newsletter.toml")
-    content = load_content(config.resolve(config.content_dir))
+    content = load_content(config.resolve(config.content_dir), tracks=config.tracks)
     issue = content.issues[dt.date.fromisoformat(DATE)]
     return issue, [content.papers[slug] for slug in issue.papers], config
 

@@ -70,7 +70,7 @@ def display_path(path: Path) -> str:
     """Path relative to the working directory when possible: shorter, clickable."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
         return str(path)
 
 

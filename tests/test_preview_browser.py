@@ -343,3 +343,39 @@ def test_a_bug_in_the_builder_is_shown_with_its_traceback_and_the_last_good_buil
     version, build, error = state.snapshot()
     assert (version, build, error.diagnostic.code) == (3, "good", "bug")
     assert "RuntimeError: boom" in error.traceback
+
+
+@pytest.mark.parametrize("since", ["²", "٣", "9" * 5000, "-1", "1e3", " 1", "0x1"],
+                         ids=["superscript two", "arabic-indic three", "5000 digits", "negative",
+                              "exponent", "space", "hex"])
+def test_a_bad_livereload_version_is_400_and_the_server_keeps_polling(
+        project: Project, capfd: pytest.CaptureFixture[str], since: str) -> None:
+    """int() refuses these (or takes long on them); each is a 400, never a dead handler."""
+    import datetime as dt
+    import threading
+    import urllib.error
+    import urllib.parse
+
+    from newsletter.commands.preview import open_preview
+
+    project.add_paper("mod", title="Mixture of Depths")
+    with open_preview(project.root / "newsletter.toml", dt.date(2025, 11, 28), port=0) as server:
+        url = f"{server.url}livereload?since={urllib.parse.quote(since)}"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            fetch(url)
+        assert refused.value.code == 400
+        assert refused.value.read() == b"since must be a version number"
+        refused.value.close()
+        version = server.state.version
+        assert fetch(f"{server.url}livereload?since={version - 1}") == \
+            f'{{"version": {version}}}'.encode()
+        answer: list[bytes] = []
+        waiting = threading.Thread(target=lambda: answer.append(
+            fetch(f"{server.url}livereload?since={version}")))
+        waiting.start()
+        time.sleep(0.2)
+        server.state.rebuild()
+        waiting.join(timeout=5)
+        assert answer == [f'{{"version": {version + 1}}}'.encode()]
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")

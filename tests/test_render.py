@@ -222,3 +222,89 @@ def test_interrupted_write_keeps_old_files_and_leaves_no_half_folder(
         files.write_folder_atomic(fresh, {k: b"new" for k in before})
     assert not fresh.exists()
     assert [p.name for p in fresh.parent.iterdir() if p.name.startswith(".")] == []
+
+
+# Every template mistake is one line naming the template file and, where Jinja knows it, the
+# line; the snippet goes on line 2 of the plaintext template (line 3 of the MJML one).
+TEMPLATE_MISTAKES = {
+    "division by zero": ("{{ 1/0 }}", "issue.txt.j2:2: template error: ZeroDivisionError: "
+                                      "division by zero"),
+    "missing include": ('{% include "nope.j2" %}',
+                        "issue.txt.j2:2: template nope.j2 not found (create it or fix the name "
+                        "in the include, extends or import)"),
+    "extends itself": ('{% extends "issue.txt.j2" %}',
+                       "issue.txt.j2:2: template error: it includes or extends itself, "
+                       "endlessly (remove that include or extends, or end the chain)"),
+    "includes itself": ('{% include "issue.txt.j2" %}',
+                        "issue.txt.j2:2: template error: it includes or extends itself, "
+                        "endlessly (remove that include or extends, or end the chain)"),
+    "if syntax": ("{% if %}", "issue.txt.j2:2: template error: Expected an expression, got "
+                              "'end of statement block'"),
+    "undefined name": ("{{ no_such_name.title }}",
+                       "issue.txt.j2:2: template error: 'no_such_name' is undefined"),
+    "wrong value for our filter": ("{{ issue.date | wrap }}",
+                                   "issue.txt.j2:2: template error: the wrap filter takes text, "
+                                   "not date datetime.date(2025, 11, 28)"),
+    "wrong level for our filter": ('{{ "x" | underline(9) }}',
+                                   "issue.txt.j2:2: template error: the underline filter takes "
+                                   "a number from 1 to 6, not 9"),
+    "error in an included template": ('{% include "part.j2" %}',
+                                      "part.j2:2: template error: ZeroDivisionError: division "
+                                      "by zero"),
+    "missing include in an included template": ('{% include "missing.j2" %}',
+                                                "missing.j2:2: template nope.j2 not found"),
+    "included template not UTF-8": ('{% include "latin1.j2" %}',
+                                    "latin1.j2: is not UTF-8 text (save it as UTF-8)"),
+    "in the MJML template": ('{% include "nope.j2" %}', "issue.mjml.j2:3: template nope.j2 not "
+                                                        "found"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TEMPLATE_MISTAKES))
+def test_a_template_mistake_is_one_line_with_file_and_line(project: Project, case: str) -> None:
+    snippet, expected = TEMPLATE_MISTAKES[case]
+    project.add_paper("mod", title="Mixture of Depths")
+    project.add_issue("2025-11-28", ["mod"])
+    templates = project.root / "templates"
+    (templates / "part.j2").write_text("fine\n{{ 1/0 }}\n")
+    (templates / "missing.j2").write_text("fine\n{% include 'nope.j2' %}\n")
+    (templates / "latin1.j2").write_bytes("café\n".encode("latin-1"))
+    name, after = ("issue.mjml.j2", 2) if "MJML" in case else ("issue.txt.j2", 1)
+    lines = (templates / name).read_text().splitlines(keepends=True)
+    lines.insert(after, snippet + "\n")
+    (templates / name).write_text("".join(lines))
+    result = CliRunner().invoke(cli, ["compose", "--date", "2025-11-28"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [result.stderr.strip()], result.stderr
+    assert result.stderr.startswith(f"error: templates/{expected}"), result.stderr
+    assert not (project.root / "outbox").exists()
+
+
+def test_a_missing_template_is_one_line(project: Project) -> None:
+    project.add_paper("mod", title="Mixture of Depths")
+    project.add_issue("2025-11-28", ["mod"])
+    (project.root / "templates" / "issue.txt.j2").unlink()
+    result = CliRunner().invoke(cli, ["compose", "--date", "2025-11-28"])
+    assert result.exit_code == 2
+    assert result.stderr == ("error: templates/issue.txt.j2: template not found (create it, or "
+                             "set templates_dir in newsletter.toml)\n")
+
+
+@pytest.mark.parametrize("failure", ["raises", "recurses"])
+def test_a_bug_in_our_filter_code_keeps_its_traceback(
+        project: Project, monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    """Only the template's own mistakes become one line: a bug in our code stays a bug."""
+    from newsletter.render.prose import Prose
+
+    def broken(self, markdown: str, heading_shift: int = 0) -> str:
+        if failure == "recurses":
+            return broken(self, markdown, heading_shift)
+        return str(1 // 0)
+
+    project.add_paper("mod", title="Mixture of Depths")
+    project.add_issue("2025-11-28", ["mod"])
+    monkeypatch.setattr(Prose, "text", broken)
+    result = CliRunner().invoke(cli, ["compose", "--date", "2025-11-28"])
+    expected = RecursionError if failure == "recurses" else ZeroDivisionError
+    assert isinstance(result.exception, expected), result.output
+    assert result.exit_code == 1

@@ -45,7 +45,7 @@ def build_preview(config_path: Path | None, date: dt.date, *, with_check: bool =
     """
     now = now or dt.datetime.now(dt.UTC)
     config = load_config(config_path)
-    content = load_content(config.resolve(config.content_dir))
+    content = load_content(config.resolve(config.content_dir), tracks=config.tracks)
     issue, selection = issue_for_date(content, date, config)
     built = build_issue(issue, content, config, now)
     headers, parts = _headers(built.files["issue.eml"])

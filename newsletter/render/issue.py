@@ -6,9 +6,11 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import css_inline
 import jinja2
+from jinja2.exceptions import FilterArgumentError
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
@@ -17,7 +19,7 @@ from newsletter.content.models import BOTTOM_LINE, Issue, Paper, default_subject
 from newsletter.errors import RenderError
 from newsletter.render.environment import environment, render_template
 from newsletter.render.prose import Prose
-from newsletter.render.text import underline, wrap
+from newsletter.render.text import WIDTH, underline, wrap
 
 HTML_TEMPLATE = "issue.mjml.j2"
 TEXT_TEMPLATE = "issue.txt.j2"
@@ -95,9 +97,30 @@ def preheader(issue: Issue, papers: list[Paper]) -> str:
     return f"{count} this week: " + "; ".join(p.title for p in papers)
 
 
+def _argument(filter_name: str, value: Any, kind: type, what: str) -> Any:
+    """A filter's argument checked, so a template passing the wrong value is a template
+    error at its line (FilterArgumentError), not a failure inside our code."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise FilterArgumentError(
+            f"the {filter_name} filter takes {what}, not {type(value).__name__} {value!r:.40}")
+    return value
+
+
+def _level(filter_name: str, value: Any, low: int, high: int) -> int:
+    number: int = _argument(filter_name, value, int, f"a number from {low} to {high}")
+    if not low <= number <= high:
+        raise FilterArgumentError(
+            f"the {filter_name} filter takes a number from {low} to {high}, not {number}")
+    return number
+
+
 @jinja2.pass_context
-def _markdown(context: jinja2.runtime.Context, markdown: str, shift: int = 0) -> Markup | str:
+def _markdown(context: jinja2.runtime.Context, markdown: Any, shift: Any = 0) -> Markup | str:
     """Markdown as HTML in the HTML template and as wrapped text in the text template."""
+    markdown = _argument("markdown", markdown, str, "text")
+    shift = _level("markdown", shift, 0, 5)
     prose: Prose = context["prose"]
     if context.eval_ctx.autoescape:
         return prose.html(markdown, shift)
@@ -105,13 +128,29 @@ def _markdown(context: jinja2.runtime.Context, markdown: str, shift: int = 0) ->
 
 
 @jinja2.pass_context
-def _ref(context: jinja2.runtime.Context, url: str) -> int:
+def _ref(context: jinja2.runtime.Context, url: Any) -> int:
     prose: Prose = context["prose"]
-    return prose.refs.number(url)
+    return prose.refs.number(_argument("ref", url, str, "a URL"))
 
 
-FILTERS = (("markdown", _markdown), ("ref", _ref), ("wrap", wrap), ("underline", underline),
-           ("link_label", link_label))
+def _wrap(text: Any, indent: Any = "", hanging: Any = None, width: Any = WIDTH) -> str:
+    return wrap(_argument("wrap", text, str, "text"), _argument("wrap", indent, str, "text"),
+                None if hanging is None else _argument("wrap", hanging, str, "text"),
+                _level("wrap", width, 1, 10_000))
+
+
+def _underline(title: Any, level: Any, width: Any = WIDTH) -> str:
+    return underline(_argument("underline", title, str, "text"), _level("underline", level, 1, 6),
+                     _level("underline", width, 1, 10_000))
+
+
+def _link_label(name: Any) -> str:
+    return link_label(_argument("link_label", name, str, "a link name"))
+
+
+# The filters templates may use; each checks its arguments (see _argument).
+FILTERS = (("markdown", _markdown), ("ref", _ref), ("wrap", _wrap), ("underline", _underline),
+           ("link_label", _link_label))
 
 
 def inline_css(html: str) -> str:
