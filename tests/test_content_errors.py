@@ -214,17 +214,10 @@ MORE_BROKEN_PAPERS = {
 }
 
 
-# commands/send.py does not pass config.tracks to load_content yet. Strict: these fail once it
-# does, and the set is to be emptied then.
-_NOT_YET: set[tuple[str, str]] = {("unknown track", "send")}
-
-
 def _paper_cases():
-    not_yet = pytest.mark.xfail(strict=True, reason="send does not pass config.tracks yet")
     for case in sorted(MORE_BROKEN_PAPERS):
         for command in sorted(COMMANDS):
-            marks = [not_yet] if (case, command) in _NOT_YET else []
-            yield pytest.param(case, command, id=f"{case}-{command}", marks=marks)
+            yield pytest.param(case, command, id=f"{case}-{command}")
 
 
 @pytest.mark.parametrize("case,command", list(_paper_cases()))

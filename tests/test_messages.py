@@ -144,3 +144,38 @@ def test_building_is_fast(issue) -> None:
     for index in range(2000):
         template.build(index, f"reader{index}@example.org", "Ada Lovelace")
     assert 2000 / (time.perf_counter() - start) > 1000
+
+
+def test_an_internationalised_domain_is_written_in_ascii(issue) -> None:
+    _, template, _ = issue
+    data = template.build(5, "user@münchen.de", "Ann")
+    assert data.isascii()
+    to = _parse(data)["To"].addresses[0]
+    assert (to.display_name, to.addr_spec) == ("Ann", "user@xn--mnchen-3ya.de")
+
+
+@pytest.mark.parametrize("name", ["", "Zoë", 'Lovelace, Ada "the" <first>', "x" * 120,
+                                  "josé@example.org"])
+def test_a_utf8_local_part_stays_utf8_beside_any_name(issue, name: str) -> None:
+    """RFC 6532: the address as UTF-8; the display name quoted or encoded as for any other."""
+    _, template, _ = issue
+    head = template.build(5, "josé@münchen.de", name).split(b"\r\n\r\n", 1)[0].decode()
+    parsed = email.message_from_string(head + "\r\n\r\n", policy=policy.SMTPUTF8)
+    to = parsed["To"].addresses[0]
+    assert (to.display_name, to.addr_spec) == (name, "josé@xn--mnchen-3ya.de")
+    assert not parsed["To"].defects or all("NonASCIILocalPart" in type(defect).__name__
+                                           for defect in parsed["To"].defects)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085", "\u000b", "\u000c"])
+def test_a_stored_name_with_a_unicode_line_separator_stays_in_one_header(issue,
+                                                                         separator: str) -> None:
+    """Names are refused at add and import; one stored before that never breaks a header."""
+    _, template, _ = issue
+    try:
+        data = template.build(5, "eve@example.org", f"Eve{separator}Bcc: x@evil.example")
+    except DeliveryError as refused:
+        assert "control" in refused.detail
+        return
+    message = _parse(data)
+    assert message["Bcc"] is None and len(message.get_all("To")) == 1

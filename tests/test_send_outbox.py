@@ -117,6 +117,26 @@ def test_safe_file_names() -> None:
     assert safe_name("ann@example.org") == "ann@example.org.eml"
     odd = safe_name("a/b@example.org")
     assert "/" not in odd and odd != safe_name("a_b@example.org")
+    assert safe_name("user@münchen.de") == "user@xn--mnchen-3ya.de.eml"
+    utf8 = safe_name("josé@example.org")
+    assert utf8.isascii() and utf8.startswith("jos_@example.org-") and utf8.endswith(".eml")
+    assert utf8 != safe_name("josè@example.org") != safe_name("jos_@example.org")
+
+
+def test_internationalised_addresses_get_their_files(project: Project) -> None:
+    prepare_project(project, [("user@münchen.de", "Üser", ""), ("josé@example.org", "José", ""),
+                              ("ann@example.org", "Ann", "")])
+    result = _run("send", "--date", DATE)
+    assert result.stdout.startswith(f"{DATE}: 3 sent, 0 failed"), result.output
+    files = {path.name: path.read_bytes() for path in _sent_folder(project).iterdir()}
+    assert set(files) == {"ann@example.org.eml", "user@xn--mnchen-3ya.de.eml",
+                          safe_name("josé@example.org")}
+    idn = email.message_from_bytes(files["user@xn--mnchen-3ya.de.eml"], policy=policy.default)
+    assert idn["To"].addresses[0].addr_spec == "user@xn--mnchen-3ya.de"
+    utf8 = email.message_from_string(files[safe_name("josé@example.org")].decode(),
+                                     policy=policy.SMTPUTF8)
+    assert utf8["To"].addresses[0].addr_spec == "josé@example.org"
+    assert "0 pending" in _run("status", "--date", DATE).stdout
 
 
 def test_transport_contract_reports_each_reply_before_the_next(tmp_path: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
 import socket
 import subprocess
 import sys
 import time
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,8 @@ from click.testing import CliRunner
 from newsletter.audience.tokens import signer_for
 from newsletter.cli import cli
 from newsletter.commands.send import message_template, render_for_sending
-from newsletter.delivery.transports.smtp import PASSWORD_ENV
+from newsletter.delivery.transports import Envelope, Reply
+from newsletter.delivery.transports.smtp import PASSWORD_ENV, SMTPSettings, SMTPTransport
 from newsletter.store import open_store
 from support.project import Project
 from support.smtp import (
@@ -23,6 +26,7 @@ from support.smtp import (
     FAST_RETRIES,
     Failing,
     Recorder,
+    RefusingSender,
     SMTPServer,
     prepare_project,
     self_signed_certificate,
@@ -221,9 +225,6 @@ def test_a_timeout_is_retried(project: Project) -> None:
 
 def test_lines_starting_with_a_dot_arrive_intact(project: Project) -> None:
     """Messages not built by MessageTemplate (dot_safe False) are dot-stuffed on the wire."""
-    from newsletter.delivery.transports import Envelope
-    from newsletter.delivery.transports.smtp import SMTPSettings, SMTPTransport
-
     data = b"Subject: dots\r\n\r\n.leading\r\n..two\r\nmiddle.\r\n.\r\n"
     recorder = Recorder()
     with SMTPServer(recorder) as server, \
@@ -231,3 +232,177 @@ def test_lines_starting_with_a_dot_arrive_intact(project: Project) -> None:
         reply = transport.send(Envelope("news@example.org", "ada@example.org", data))
     assert reply.ok
     assert recorder.messages[0][2].replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")
+
+
+def _subscribers(project: Project) -> dict[str, str]:
+    with open_store(project.config()) as store:
+        return {s.email: s.status for s in store.iter_subscribers()}
+
+
+def _ledger(project: Project) -> dict[str, str]:
+    with open_store(project.config()) as store:
+        return {email: state for email, state, _, _ in store.rows(DATE)}
+
+
+@pytest.mark.parametrize("handler", [
+    pytest.param(lambda: RefusingSender(), id="MAIL-one-by-one"),
+    pytest.param(lambda: RefusingSender(pipelining=True), id="MAIL-pipelining"),
+    pytest.param(lambda: RefusingSender("550 5.7.1 <{sender}>: not allowed to send as it"),
+                 id="MAIL-5.7.1"),
+    pytest.param(lambda: Failing({f"reader{i}@example.org": ["sender"] for i in range(12)}),
+                 id="RCPT-5.1.8-postfix"),
+])
+def test_a_refused_sender_stops_the_run_and_bounces_no_one(project: Project, handler) -> None:
+    prepare_project(project, 12)
+    before = _subscribers(project)
+    with SMTPServer(handler()) as server:
+        result = _run("send", "--date", DATE, "--transport", "smtp", "--smtp-url", server.url,
+                      "--connections", "3")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: the server refused the sender news@example.org: 5")
+    assert "0 sent by this run, 12 left" in result.stderr and "from_address" in result.stderr
+    assert _subscribers(project) == before and set(before.values()) == {"active"}
+    assert set(_ledger(project).values()) == {"pending"}
+    assert _run("status", "--date", DATE).stdout.startswith(f"{DATE}: 0 sent, 12 pending, 0 "
+                                                            "sending")
+    recorder = Recorder()
+    with SMTPServer(recorder) as server:  # the sender fixed: the same command resumes
+        again = _run("send", "--date", DATE, "--transport", "smtp", "--smtp-url", server.url)
+    assert again.stdout.startswith(f"{DATE}: 12 sent, 0 failed, 0 bounced")
+    assert set(recorder.per_recipient().values()) == {1}
+
+
+def test_only_a_reply_about_the_recipient_bounces_it(project: Project) -> None:
+    readers = [(f"{who}@example.org", "", "") for who in ("gone", "refused", "fine")]
+    prepare_project(project, readers)
+    handler = Failing({"gone@example.org": ["550-after-data"],
+                       "refused@example.org": ["554-after-data"]})
+    with SMTPServer(handler) as server:
+        result = _run("send", "--date", DATE, "--transport", "smtp", "--smtp-url", server.url)
+    assert result.stdout.startswith(f"{DATE}: 1 sent, 1 failed, 1 bounced"), result.output
+    assert _subscribers(project) == {"gone@example.org": "bounced",
+                                     "refused@example.org": "active", "fine@example.org": "active"}
+
+
+@pytest.mark.parametrize("reply,recipient,bounces,sender_refused", [
+    (Reply(550, "5.1.1 <bob@example.org>: no such user", "RCPT"), "bob@example.org", True,
+     False),
+    (Reply(550, "no such user here", "RCPT"), "bob@example.org", True, False),
+    (Reply(553, "5.1.3 Error: malformed address", "MAIL"), "bob@example.org", False, True),
+    (Reply(550, "5.1.1 no such user", "MAIL"), "bob@example.org", False, True),
+    (Reply(553, "5.1.8 <news@example.org>: Sender address rejected", "RCPT"),
+     "bob@example.org", False, True),
+    (Reply(550, "5.7.1 <news@example.org>: Sender address rejected: Access denied", "RCPT"),
+     "bob@example.org", False, True),
+    (Reply(550, "5.1.1 <bob@example.org>: mailbox unavailable", "DATA"), "bob@example.org",
+     True, False),
+    (Reply(550, "5.1.1 <user@xn--mnchen-3ya.de>: unknown", "DATA"), "user@münchen.de", True,
+     False),
+    (Reply(550, "5.1.1 mailbox unavailable", "DATA"), "bob@example.org", False, False),
+    (Reply(554, "5.7.1 rejected by policy", "RCPT"), "bob@example.org", False, False),
+    (Reply(451, "4.1.1 try later", "RCPT"), "bob@example.org", False, False),
+])
+def test_what_a_reply_says_about_the_reader(reply: Reply, recipient: str, bounces: bool,
+                                           sender_refused: bool) -> None:
+    assert reply.mailbox_unknown(recipient) is bounces
+    assert reply.sender_refused is sender_refused
+
+
+def test_a_malformed_sender_never_reaches_the_server_as_a_recipient_problem() -> None:
+    """Even past the config check (a Config built in code), it stops as a refused sender."""
+    recorder = Recorder()
+    with SMTPServer(recorder) as server, \
+            SMTPTransport(SMTPSettings.from_url(server.url)) as transport:
+        reply = transport.send(Envelope("news letter@example.org", "ann@example.org",
+                                        b"Subject: x\r\n\r\nhi\r\n"))
+    assert reply.stage == "MAIL" and reply.sender_refused
+    assert not reply.mailbox_unknown("ann@example.org") and recorder.messages == []
+
+
+def test_a_malformed_from_address_stops_before_anything_is_queued(project: Project) -> None:
+    prepare_project(project, READERS)
+    toml = project.root / "newsletter.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        'from_address = "news@example.org"', 'from_address = "news letter@example.org"'),
+        encoding="utf-8")
+    recorder = Recorder()
+    with SMTPServer(recorder) as server:
+        result = _run("send", "--date", DATE, "--transport", "smtp", "--smtp-url", server.url)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: newsletter.toml: 'from_address': 'news "
+                                    "letter@example.org' is not a valid address")
+    assert recorder.messages == []
+    toml.write_text(toml.read_text(encoding="utf-8").replace("news letter@", "news@"),
+                    encoding="utf-8")
+    assert _ledger(project) == {}
+    assert sorted(_subscribers(project).values()) == ["active"] * 3 + ["bounced",
+                                                                       "unsubscribed"]
+
+
+INTERNATIONAL = [("user@münchen.de", "Üser", ""), ("ann@xn--bcher-kva.de", "Ann", ""),
+                 ("josé@example.org", "José", ""), ("bob@example.org", "Bob", "")]
+
+
+def _envelopes(recorder: Recorder) -> dict[str, tuple[list[str], bytes]]:
+    return {rcpts[0]: (options, content) for (_, rcpts, content), options
+            in zip(recorder.messages, recorder.mail_options, strict=True)}
+
+
+def test_internationalised_addresses_are_sent_with_idna_and_smtputf8(project: Project) -> None:
+    prepare_project(project, INTERNATIONAL)
+    assert set(_subscribers(project)) == {"user@münchen.de", "ann@bücher.de",
+                                          "josé@example.org", "bob@example.org"}
+    recorder = Recorder(pipelining=True)
+    with SMTPServer(recorder, smtputf8=True) as server:
+        result = _run("send", "--date", DATE, "--transport", "smtp", "--smtp-url", server.url)
+    assert result.stdout.startswith(f"{DATE}: 4 sent, 0 failed"), result.output
+    sent = _envelopes(recorder)
+    assert set(sent) == {"user@xn--mnchen-3ya.de", "ann@xn--bcher-kva.de", "josé@example.org",
+                         "bob@example.org"}
+    names = {"user@xn--mnchen-3ya.de": "Üser", "ann@xn--bcher-kva.de": "Ann",
+             "josé@example.org": "José", "bob@example.org": "Bob"}
+    for address, (options, content) in sent.items():
+        to = email.message_from_string(content.decode(), policy=policy.SMTPUTF8)["To"]
+        assert (to.addresses[0].display_name, to.addresses[0].addr_spec) == \
+            (names[address], address)
+        assert ("SMTPUTF8" in options) is (not address.isascii())
+        assert content.isascii() is address.isascii()
+
+
+def test_a_utf8_mailbox_fails_alone_on_a_server_without_smtputf8(project: Project) -> None:
+    prepare_project(project, INTERNATIONAL)
+    recorder = Recorder()
+    with SMTPServer(recorder) as server:
+        result = _run("send", "--date", DATE, "--transport", "smtp", "--smtp-url", server.url)
+    assert result.stdout.startswith(f"{DATE}: 3 sent, 1 failed, 0 bounced"), result.output
+    assert "josé@example.org" not in _envelopes(recorder)
+    status = _run("status", "--date", DATE).stdout
+    assert "failed  josé@example.org  (1 attempt(s)): 553 5.6.7 (local) josé@example.org has " \
+        "a non-ASCII local part and 127.0.0.1:" in status and "SMTPUTF8" in status
+    assert _subscribers(project)["josé@example.org"] == "active"
+
+
+@pytest.mark.parametrize("url,problem", [
+    ("smtp://[::1:2611", "is not a valid URL: an IPv6 address goes in brackets"),
+    ("smtp://127.0.0.1:99999", "has an invalid port"),
+    ("smtp://127.0.0.1:2x5", "has an invalid port"),
+    ("smtp://127.0.0.1:0", "has an invalid port"),
+    ("http://127.0.0.1:25", "must look like smtp://"),
+])
+def test_an_unusable_smtp_url_is_one_line(project: Project, url: str, problem: str) -> None:
+    prepare_project(project, READERS)
+    given = _run("send", "--date", DATE, "--transport", "smtp", "--smtp-url", url)
+    assert given.exit_code == 2 and given.stderr.count("\n") == 1
+    assert given.stderr.startswith(f"error: the SMTP URL {problem}")
+    assert _ledger(project) == {}
+    with open(project.root / "newsletter.toml", "a", encoding="utf-8") as handle:
+        handle.write(f'smtp_url = "{url}"\n')
+    configured = _run("send", "--date", DATE, "--transport", "smtp")
+    assert configured.exit_code == 2 and configured.stderr.count("\n") == 1
+    assert f"'delivery.smtp_url': {problem}" in configured.stderr
+
+
+def test_an_ipv6_smtp_url_in_brackets_is_accepted() -> None:
+    settings = SMTPSettings.from_url("smtp://mailer@[::1]:2525")
+    assert (settings.host, settings.port, settings.user) == ("::1", 2525, "mailer")

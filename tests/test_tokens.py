@@ -77,3 +77,18 @@ def test_unsubscribe_command(project: Project) -> None:
         forged.stderr.count("\n") == 1
     listed = runner.invoke(cli, ["subscribers", "list"]).stdout
     assert listed == "ann@example.org\tunsubscribed\t\n"
+
+
+def test_a_token_has_one_spelling() -> None:
+    """`01.<sig>` would be a second token for subscriber 1: only the canonical one is valid."""
+    sign = Signer(b"s" * 32, "news.example.org")
+    signature = sign.token(1).split(".")[1]
+    assert sign.verify(f"1.{signature}") == 1
+    for other in [f"01.{signature}", f"001.{signature}", f"+1.{signature}", f"1 .{signature}",
+                  f"\u0661.{signature}"]:  # an Arabic-Indic digit one
+        with pytest.raises(DeliveryError, match="malformed"):
+            sign.verify(other)
+    zero = sign.token(0)  # the test copy to an address that is not a subscriber
+    assert zero.startswith("0.") and sign.verify(zero) == 0
+    with pytest.raises(DeliveryError, match="malformed"):
+        sign.verify("0" + zero)

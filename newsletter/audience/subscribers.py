@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import itertools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +14,12 @@ from newsletter.audience.addresses import address_or_problem, clean_name, normal
 from newsletter.audience.tokens import Signer
 from newsletter.errors import DeliveryError
 from newsletter.store.base import STATUSES, Store, Subscriber
+
+# OWASP's rule against CSV formula injection: a cell starting with one of =+-@ tab CR is run
+# by spreadsheets, so the export puts a ' before it. Quotes already there before one of those
+# get one more, and the import takes exactly one away, so any text comes back as it was.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+_RISKY_FIRST = frozenset("=+-@\t\r'")
 
 
 @dataclass
@@ -31,7 +39,7 @@ class _Columns:
     status: int | None
 
     @classmethod
-    def of_header(cls, first: list[str], path: Path) -> _Columns | None:
+    def of_header(cls, first: list[str], path: Path, line: int) -> _Columns | None:
         """The columns named by a header line; None when the first line is already a row."""
         header = [cell.strip().lower() for cell in first]
         if "email" in header:
@@ -40,11 +48,11 @@ class _Columns:
                        header.index("status") if "status" in header else None)
         if first and "@" in first[0]:
             return None
-        raise DeliveryError("no 'email' column", path=path, line=1,
+        raise DeliveryError("no 'email' column", path=path, line=line,
                             hint="start the file with a header line: email,name,status")
 
     def cell(self, row: list[str], index: int | None) -> str:
-        return row[index] if index is not None and index < len(row) else ""
+        return spreadsheet_text(row[index]) if index is not None and index < len(row) else ""
 
     def parse(self, row: list[str]) -> tuple[str, str, str]:
         """(email, name, status) of one row; ValueError says what is wrong with it."""
@@ -59,20 +67,27 @@ class _Columns:
 NO_HEADER = _Columns(0, 1, 2)
 
 
+def spreadsheet_safe(cell: str) -> str:
+    """A cell as exported: one a spreadsheet would run as a formula gets a leading '."""
+    return "'" + cell if cell[:1] in _RISKY_FIRST and _FORMULA.match(cell) else cell
+
+
+def spreadsheet_text(cell: str) -> str:
+    """A cell as imported: the ' that `spreadsheet_safe` puts before a formula is taken away."""
+    return cell[1:] if cell[:1] == "'" and _FORMULA.match(cell, 1) else cell
+
+
 def csv_rows(handle: TextIO, report: ImportReport, path: Path) -> Iterator[tuple[str, str, str]]:
     """Good (email, name, status) rows of a CSV file; bad ones go to `report.bad` with a line."""
-    reader = csv.reader(handle)
-    first = next(reader, None)
+    records = _records(handle, report)
+    first = next(records, None)
     if first is None:
         return
-    columns = _Columns.of_header(first, path)
-    rows: Iterable[list[str]] = reader
-    end = reader.line_num
+    columns = _Columns.of_header(first[1], path, first[0])
     if columns is None:
-        columns, rows, end = NO_HEADER, _chain(first, reader), 0
+        columns, records = NO_HEADER, itertools.chain([first], records)
     seen: dict[str, int] = {}
-    for row in rows:
-        line, end = end + 1, reader.line_num  # a quoted field may span lines: name the first
+    for line, row in records:
         if not any(cell.strip() for cell in row):
             continue
         try:
@@ -80,15 +95,42 @@ def csv_rows(handle: TextIO, report: ImportReport, path: Path) -> Iterator[tuple
             if email in seen:
                 raise ValueError(f"{email} is already on line {seen[email]}")
         except ValueError as exc:
-            report.bad.append((line, str(exc)))
+            report.bad.append((line, _row_problem(row, exc)))
             continue
         seen[email] = line
         yield email, name, status
 
 
-def _chain(first: list[str], rest: Iterator[list[str]]) -> Iterator[list[str]]:
-    yield first
-    yield from rest
+def _records(handle: TextIO, report: ImportReport) -> Iterator[tuple[int, list[str]]]:
+    """(first line, cells) of each record; one the csv module refuses is reported and skipped."""
+    reader = csv.reader(handle)
+    end = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over the csv module's limit: that record only
+            report.bad.append((end + 1, _csv_problem(exc)))
+            end = reader.line_num
+            continue
+        line, end = end + 1, reader.line_num
+        yield line, row  # a quoted field may span lines: the record is named by its first
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "field limit" in str(exc):
+        return f"a field is longer than {csv.field_size_limit():,} characters"
+    return f"not valid CSV: {exc}"
+
+
+def _row_problem(row: list[str], exc: ValueError) -> str:
+    """What is wrong with a refused row; undecodable bytes are named as such, whatever the cell."""
+    try:
+        "".join(row).encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8, kept as surrogates by the reader
+        return "the line is not UTF-8 text (save the file as UTF-8)"
+    return str(exc)
 
 
 def import_csv(store: Store, path: Path) -> ImportReport:
@@ -107,14 +149,11 @@ def import_csv(store: Store, path: Path) -> ImportReport:
             yield row
 
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        # surrogateescape: a line that is not UTF-8 is one bad row, not a failed import.
+        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
             report.added, report.updated = store.upsert_subscribers(counted(handle))
     except OSError as exc:
         raise DeliveryError(f"cannot be read: {exc.strerror}", path=path) from exc
-    except UnicodeDecodeError as exc:
-        raise DeliveryError("is not UTF-8 text", path=path, hint="save it as UTF-8") from exc
-    except csv.Error as exc:
-        raise DeliveryError(f"is not valid CSV: {exc}", path=path) from exc
     report.unchanged = good - report.added - report.updated
     return report
 
@@ -156,12 +195,16 @@ def remove(store: Store, address: str, *, forget: bool = False) -> str:
 
 
 def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
-    """Write email,name,status CSV (the import format); returns the number of rows."""
+    """Write email,name,status CSV (the import format); returns the number of rows.
+
+    A cell that a spreadsheet would run as a formula starts with ' (the import takes it away).
+    """
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["email", "name", "status"])
     count = 0
     for subscriber in subscribers:
-        writer.writerow([subscriber.email, subscriber.name, subscriber.status])
+        writer.writerow([spreadsheet_safe(subscriber.email), spreadsheet_safe(subscriber.name),
+                         subscriber.status])
         count += 1
     return count
 

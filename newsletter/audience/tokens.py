@@ -22,7 +22,9 @@ from newsletter.mail.headers import list_id
 
 SECRET_ENV = "NEWSLETTER_SECRET"
 MIN_SECRET = 16
-_TOKEN = re.compile(r"([0-9]{1,18})\.([A-Za-z0-9_-]{22})")
+# One spelling per token: the number without leading zeros ("01" would be a second token for
+# subscriber 1), the signature exactly as `token` writes it (compared in full below).
+_TOKEN = re.compile(r"(0|[1-9][0-9]{0,17})\.([A-Za-z0-9_-]{22})")
 
 
 def load_secret(key_file: Path) -> bytes:

@@ -10,13 +10,13 @@ from typing import TextIO
 from newsletter.audience.addresses import normalize_email
 from newsletter.audience.tokens import signer_for
 from newsletter.commands.signals import sigterm_as_interrupt
-from newsletter.config import Config
+from newsletter.config import Config, rate_problem
 from newsletter.content.readers import load_content
 from newsletter.delivery.manager import SendRun, run_workers
 from newsletter.delivery.progress import Progress
 from newsletter.delivery.report import IssueStatus, SendReport
 from newsletter.delivery.transports import Envelope, Reply, transport_factory
-from newsletter.errors import DeliveryError
+from newsletter.errors import DeliveryError, UsageError
 from newsletter.mail.archive import new_message_id
 from newsletter.mail.template import MessageTemplate
 from newsletter.render.issue import Rendered, render_issue
@@ -25,7 +25,7 @@ from newsletter.store import open_store
 
 def render_for_sending(config: Config, date: dt.date) -> Rendered:
     """Render the issue file for `date` once, in memory (composed or not, nothing written)."""
-    content = load_content(config.resolve(config.content_dir))
+    content = load_content(config.resolve(config.content_dir), tracks=config.tracks)
     issue = content.issues.get(date)
     if issue is None:
         raise DeliveryError(f"no issue for {date.isoformat()}", path=config.issue_path(date),
@@ -48,6 +48,9 @@ def send_issue(config: Config, date: dt.date, *, transport: str | None = None,
     Ctrl-C (or SIGTERM) stops gracefully: messages in flight finish, the rest stays pending,
     `report.interrupted` is set. Running it again resumes.
     """
+    problem = None if rate is None else rate_problem(rate)
+    if problem:
+        raise UsageError(f"--rate {problem}")
     template = message_template(config, date)
     make_transport = transport_factory(config, transport, smtp_url=smtp_url,
                                        outbox_folder=config.issue_outbox(date) / "sent")

@@ -167,9 +167,16 @@ class SendRun:
         if reply.ok:
             store.mark_sent(issue, sid, text)
             self.count(Outcome.SENT)
+        elif reply.sender_refused:
+            # Says nothing about this reader, and every other message would get the same.
+            store.unstart(issue, sid)
+            raise TransportError(f"the server refused the sender {self.sender}: {text}",
+                                 retry=False, hint="check from_address in newsletter.toml and "
+                                                   "that the server lets you send as it")
         elif reply.permanent:
-            store.mark_failed(issue, sid, text, bounced=reply.mailbox_unknown)
-            self.count(Outcome.BOUNCED if reply.mailbox_unknown else Outcome.FAILED)
+            bounced = reply.mailbox_unknown(claim.email)
+            store.mark_failed(issue, sid, text, bounced=bounced)
+            self.count(Outcome.BOUNCED if bounced else Outcome.FAILED)
         elif claim.attempts + 1 >= self.settings.max_attempts:
             store.mark_failed(issue, sid, f"gave up after {claim.attempts + 1} attempts: {text}")
             self.count(Outcome.FAILED)

@@ -6,6 +6,7 @@ Every header of every message (the readers' and the archive copy) is made here o
 
 from __future__ import annotations
 
+import functools
 import re
 from email import policy
 from email.header import Header
@@ -56,13 +57,33 @@ def header(name: str, value: str) -> bytes:
     return policy.SMTP.header_factory(name, value).fold(policy=policy.SMTP).encode("ascii")
 
 
+@functools.lru_cache(maxsize=256)  # the message and then its envelope ask for the same address
+def ascii_address(address: str) -> str:
+    """The address with its domain in IDNA ASCII form (xn--...); the local part as it is.
+
+    A non-ASCII local part has no ASCII form: it stays UTF-8 and needs SMTPUTF8.
+    """
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        checked = validate_email(address, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise DeliveryError(f"recipient {address!r} is not a valid address: {exc}",
+                            hint="fix the address in the subscribers list") from None
+    return f"{local}@{checked.ascii_domain}"
+
+
 def to_header(email: str, name: str) -> bytes:
-    """The To line; CR/LF or any control character is refused (header injection)."""
+    """The To line; CR/LF or any control character is refused (header injection).
+
+    An internationalised domain is written in its ASCII form; a non-ASCII local part stays
+    UTF-8 (the SMTP transport then needs SMTPUTF8).
+    """
     if CONTROL.search(name) or CONTROL.search(email) or not email.isascii():
-        refuse_header_injection(name, "recipient name")
-        refuse_header_injection(email, "recipient address")
-        raise DeliveryError(f"recipient {email!r} has a control or non-ASCII character",
-                            hint="fix the address in the subscribers list")
+        return _unusual_to_header(email, name)
     if not name:
         return b"To: " + email.encode() + CRLF
     if len(name) < 60 and _ATOMS.fullmatch(name):
@@ -78,3 +99,22 @@ def to_header(email: str, name: str) -> bytes:
         fold = "\r\n " if last_line + len(email) + 3 > 78 else " "
         return f"To: {words}{fold}<{email}>\r\n".encode()
     return header("To", str(Address(display_name=name, addr_spec=email)))
+
+
+def _unusual_to_header(email: str, name: str) -> bytes:
+    """The To line of a non-ASCII address; DeliveryError for a control character (injection)."""
+    if CONTROL.search(name) or CONTROL.search(email):
+        refuse_header_injection(name, "recipient name")
+        refuse_header_injection(email, "recipient address")
+        raise DeliveryError(f"recipient {email!r} has a control character",
+                            hint="fix the address or name in the subscribers list")
+    address = ascii_address(email)
+    if address.isascii():
+        return to_header(address, name)
+    # A UTF-8 local part (RFC 6532): the line is made for an ASCII stand-in of the same length
+    # (the email package cannot quote a display name next to such an address), then the
+    # address, always last, is put in its place.
+    local, _, domain = address.rpartition("@")
+    stand_in = f"{'x' * len(local)}@{domain}"
+    head, _, tail = to_header(stand_in, name).rpartition(stand_in.encode())
+    return head + address.encode() + tail

@@ -33,6 +33,7 @@ class Recorder:
     def __init__(self, *, pipelining: bool = False) -> None:
         self.pipelining = pipelining  # advertise PIPELINING (aiosmtpd reads commands in turn)
         self.messages: list[tuple[str, list[str], bytes]] = []
+        self.mail_options: list[list[str]] = []  # per message: the MAIL FROM parameters
         self.lock = threading.Lock()
         self.on_accept: Callable[[int], None] | None = None  # called with the count, pre-250
         self.tls: list[bool] = []  # per message: did it come over TLS
@@ -48,6 +49,7 @@ class Recorder:
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
                                   envelope.original_content))
+            self.mail_options.append(list(envelope.mail_options))
             self.tls.append(server.transport.get_extra_info("ssl_object") is not None)
             count = len(self.messages)
         if self.on_accept is not None:
@@ -68,9 +70,11 @@ class Failing(Recorder):
     """Answers chosen recipients with failures; `plan[address]` lists what to do, in turn.
 
     Actions: "421" (closing: the client must reconnect), "451" (try later), "550" (no such
-    user, 5.1.1), "554" (rejected, not a mailbox problem), "drop" (the connection is cut
-    in the middle of DATA), "slow" (no reply to DATA for a second), or "ok". After the list
-    runs out the recipient is accepted.
+    user, 5.1.1), "554" (rejected, not a mailbox problem), "sender" (Postfix's way of refusing
+    the sender: 553 5.1.8 in reply to RCPT TO), "drop" (the connection is cut in the middle of
+    DATA), "slow" (no reply to DATA for a second), "550-after-data" (5.1.1 naming the
+    recipient, in reply to the message), "554-after-data" (5.1.0 naming no one, in reply to
+    the message), or "ok". After the list runs out the recipient is accepted.
     """
 
     def __init__(self, plan: dict[str, list[str]], *, pipelining: bool = False) -> None:
@@ -95,14 +99,20 @@ class Failing(Recorder):
             return f"550 5.1.1 <{address}>: Recipient address rejected: no such user"
         if action == "554":
             return "554 5.7.1 Message rejected by policy"
+        if action == "sender":
+            return f"553 5.1.8 <{envelope.mail_from}>: Sender address rejected: Domain not found"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
-        if action in ("drop", "slow"):
+        if action in ("drop", "slow", "550-after-data", "554-after-data"):
             envelope.action = action
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         action = getattr(envelope, "action", None)
+        if action == "550-after-data":
+            return f"550 5.1.1 <{envelope.rcpt_tos[0]}>: mailbox unavailable"
+        if action == "554-after-data":
+            return "554 5.1.0 message refused"
         if action == "drop":
             server.transport.close()  # cut the line: no reply to this DATA ever comes
             return "451 never seen"
@@ -112,13 +122,31 @@ class Failing(Recorder):
         return await super().handle_DATA(server, session, envelope)
 
 
+class RefusingSender(Recorder):
+    """Refuses every MAIL FROM, as a server does a sender it will not relay for."""
+
+    def __init__(self, reply: str = "553 5.1.8 <{sender}>: Sender address rejected", *,
+                 pipelining: bool = False) -> None:
+        super().__init__(pipelining=pipelining)
+        self.reply = reply
+        self.refused = 0
+
+    async def handle_MAIL(self, server: SMTP, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:
+        with self.lock:
+            self.refused += 1
+        return self.reply.format(sender=address)
+
+
 class SMTPServer:
     """An aiosmtpd server on 127.0.0.1, a free port, its own loop thread."""
 
     def __init__(self, handler: Any, *, tls_context: Any = None, implicit_tls: Any = None,
-                 auth: tuple[str, str] | None = None) -> None:
-        """`tls_context` offers (and requires) STARTTLS; `implicit_tls` speaks TLS at once."""
+                 auth: tuple[str, str] | None = None, smtputf8: bool = False) -> None:
+        """`tls_context` offers (and requires) STARTTLS; `implicit_tls` speaks TLS at once;
+        `smtputf8` offers SMTPUTF8 (RFC 6531: UTF-8 addresses)."""
         self.handler = handler
+        self._smtputf8 = smtputf8
         self._tls = tls_context
         self._implicit = implicit_tls
         self._auth = auth
@@ -145,7 +173,8 @@ class SMTPServer:
         session = SMTP(self.handler, hostname="mx.test", ident="test-smtpd",
                        tls_context=self._tls, require_starttls=self._tls is not None,
                        authenticator=self._authenticate if self._auth else None,
-                       auth_require_tls=self._tls is not None, loop=self.loop)
+                       auth_require_tls=self._tls is not None,
+                       enable_SMTPUTF8=self._smtputf8, loop=self.loop)
         self._sessions.append(session)
         return session
 

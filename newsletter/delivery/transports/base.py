@@ -10,13 +10,21 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from newsletter.errors import DeliveryError
+from newsletter.mail.headers import ascii_address
 
 # An enhanced status code (RFC 3463) at the start of a reply: "5.1.1 <x@y>: no such user".
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")
 _NO_MAILBOX = re.compile(r"5\.1\.\d|no such (user|mailbox|recipient)|user unknown|unknown user"
                          r"|mailbox (does not|doesn't) exist", re.I)
+# 5.1.7 and 5.1.8 are about the sender's address, whichever command they answer: Postfix, for
+# one, reports a refused sender in its reply to RCPT TO ("Sender address rejected").
+_SENDER_CODES = frozenset({"7", "8"})
+_SENDER_REJECTED = re.compile(r"sender address rejected", re.I)
+
+Stage = Literal["MAIL", "RCPT", "DATA"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +41,15 @@ class Envelope:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What the server (or the outbox) answered to one message."""
+    """What the server (or the outbox) answered to one message, and to which command.
+
+    `stage` is the command the reply answers: MAIL FROM (the sender), RCPT TO (the recipient)
+    or DATA (the DATA command or the message itself; also any reply that is not the server's).
+    """
 
     code: int
     text: str
+    stage: Stage = "DATA"
 
     @property
     def ok(self) -> bool:
@@ -51,9 +64,24 @@ class Reply:
         return self.code >= 500
 
     @property
-    def mailbox_unknown(self) -> bool:
-        """A permanent 'no such mailbox' (5.1.x): the address should not be mailed again."""
+    def sender_refused(self) -> bool:
+        """A permanent refusal of the sender: no message of the run can go out as it is."""
         if not self.permanent:
+            return False
+        if self.stage == "MAIL" or _SENDER_REJECTED.search(self.text):
+            return True
+        enhanced = _ENHANCED.match(self.text)
+        return enhanced is not None and enhanced[2] == "1" and enhanced[3] in _SENDER_CODES
+
+    def mailbox_unknown(self, recipient: str) -> bool:
+        """A permanent 'no such mailbox' (5.1.x) for `recipient`: do not mail it again.
+
+        Only a reply to RCPT TO, or one after DATA that names the recipient, is about the
+        reader's mailbox; a refused sender never is.
+        """
+        if not self.permanent or self.sender_refused:
+            return False
+        if self.stage == "DATA" and not _names(self.text, recipient):
             return False
         enhanced = _ENHANCED.match(self.text)
         if enhanced:
@@ -62,6 +90,16 @@ class Reply:
 
     def __str__(self) -> str:
         return f"{self.code} {self.text}".strip()
+
+
+def _names(text: str, recipient: str) -> bool:
+    """Whether a reply names the address, as stored or as sent (the domain's ASCII form)."""
+    text = text.lower()
+    try:
+        sent = ascii_address(recipient)
+    except DeliveryError:
+        sent = recipient
+    return recipient.lower() in text or sent.lower() in text
 
 
 class TransportError(DeliveryError):

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from pathlib import Path
 
 from newsletter.content.files import make_folder, write_atomic
 from newsletter.delivery.transports.base import Envelope, Reply, Transport, TransportError
-from newsletter.errors import OutputError
+from newsletter.errors import DeliveryError, OutputError
+from newsletter.mail.headers import ascii_address
 
 _UNSAFE = re.compile(r"[^a-z0-9._@+-]")
 
 
 def safe_name(address: str) -> str:
-    """A file name for an address: readable, and distinct for distinct addresses."""
+    """An ASCII file name for an address: readable, and distinct for distinct addresses.
+
+    An internationalised domain is named in its ASCII form, as in the message's To header
+    (user@xn--mnchen-3ya.de.eml); other unusual characters become "_" and a hash is added.
+    """
     lowered = address.lower()
+    if not lowered.isascii():
+        with contextlib.suppress(DeliveryError):  # not an address: named by its hash
+            lowered = ascii_address(lowered)
     name = _UNSAFE.sub("_", lowered).lstrip(".")[:200]
     if name != lowered:
         name += "-" + hashlib.sha256(address.encode()).hexdigest()[:10]

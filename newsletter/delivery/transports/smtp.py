@@ -19,11 +19,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from newsletter.delivery.transports.base import Envelope, Reply, Transport, TransportError
+from newsletter.config import smtp_url_problem
+from newsletter.delivery.transports.base import (
+    Envelope,
+    Reply,
+    Stage,
+    Transport,
+    TransportError,
+)
+from newsletter.errors import DeliveryError
+from newsletter.mail.headers import ascii_address
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 _NEEDS_STUFFING = re.compile(rb"(?m)^\.")
+# What the common path cannot send as it is: a character that breaks the command, or a
+# non-ASCII one (an internationalised domain, a UTF-8 local part).
+_UNUSUAL_ADDRESS = re.compile(r"[^\x21-\x3b\x3d\x3f-\x7e]")
 _UNSAFE_ADDRESS = re.compile(r"[\x00-\x20<>\x7f]")
+_STAGES: tuple[Stage, Stage, Stage] = ("MAIL", "RCPT", "DATA")
+_ACCEPTED = ((250,), (250, 251), (354,))
 
 
 @dataclass(frozen=True)
@@ -41,19 +55,13 @@ class SMTPSettings:
     def from_url(cls, url: str, *, timeout: float = 60.0,
                  ca_file: Path | None = None) -> SMTPSettings:
         """smtp://[user@]host[:port] (default port 25) or smtps://... (default port 465)."""
+        problem = smtp_url_problem(url)
+        if problem:
+            raise TransportError(f"the SMTP URL {problem}", retry=False)
         parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise TransportError("the SMTP URL must look like smtp://user@host:port or "
-                                 "smtps://user@host:port", retry=False)
-        if parts.password is not None:
-            raise TransportError("the SMTP URL must not hold a password", retry=False,
-                                 hint=f"set {PASSWORD_ENV} instead")
-        try:
-            port = parts.port
-        except ValueError:
-            raise TransportError("the SMTP URL has an invalid port", retry=False) from None
+        assert parts.hostname is not None
         implicit = parts.scheme == "smtps"
-        return cls(host=parts.hostname, port=port or (465 if implicit else 25),
+        return cls(host=parts.hostname, port=parts.port or (465 if implicit else 25),
                    user=unquote(parts.username) if parts.username else None,
                    implicit_tls=implicit, timeout=timeout, ca_file=ca_file)
 
@@ -214,37 +222,72 @@ class SMTPTransport(Transport):
         """
         smtp = self._smtp
         assert smtp is not None
-        if _UNSAFE_ADDRESS.search(envelope.sender + envelope.recipient):
-            return Reply(553, "5.1.3 (local) address with a control character or <>")
-        commands = (f"MAIL FROM:<{envelope.sender}>\r\n", f"RCPT TO:<{envelope.recipient}>\r\n",
-                    "DATA\r\n")
-        expected = ((250,), (250, 251), (354,))
-        replies: list[tuple[int, bytes]] = []
-        if smtp.does_esmtp and smtp.has_extn("pipelining"):
-            smtp.send("".join(commands).encode("ascii"))
-            replies = [smtp.getreply() for _ in commands]
+        if _UNUSUAL_ADDRESS.search(envelope.sender + envelope.recipient):
+            prepared = self._unusual_commands(smtp, envelope)
+            if isinstance(prepared, Reply):
+                return prepared
+            mail, rcpt = prepared
         else:
-            for command, accepted in zip(commands, expected, strict=True):
-                smtp.send(command.encode("ascii"))
-                replies.append(smtp.getreply())
-                if replies[-1][0] not in accepted:
-                    break
-        failed = next((reply for reply, accepted in zip(replies, expected, strict=False)
+            mail = f"MAIL FROM:<{envelope.sender}>\r\n"
+            rcpt = f"RCPT TO:<{envelope.recipient}>\r\n"
+        replies = self._commands(smtp, (mail, rcpt, "DATA\r\n"))
+        failed = next((index for index, (reply, accepted)
+                       in enumerate(zip(replies, _ACCEPTED, strict=False))
                        if reply[0] not in accepted), None)
         if failed is None:
             code, message = self._content(smtp, envelope.data, envelope.dot_safe)
-            return Reply(code, _text(message))
+            return Reply(code, _text(message), "DATA")
         if len(replies) == 3 and replies[2][0] == 354:
             # A broken pipelining server opened DATA for no valid recipient: close it empty.
             smtp.send(b".\r\n")
             smtp.getreply()
-        code, message = failed
+        code, message = replies[failed]
         if code != 421:
             try:
                 smtp.rset()
             except (OSError, smtplib.SMTPException):
                 self._abandon()
-        return Reply(code, _text(message))
+        return Reply(code, _text(message), _STAGES[failed])
+
+    def _commands(self, smtp: smtplib.SMTP, commands: tuple[str, str, str]
+                  ) -> list[tuple[int, bytes]]:
+        """The replies to MAIL, RCPT and DATA: all three pipelined, else up to the first refusal."""
+        if smtp.does_esmtp and smtp.has_extn("pipelining"):
+            smtp.send("".join(commands).encode())
+            return [smtp.getreply() for _ in commands]
+        replies: list[tuple[int, bytes]] = []
+        for command, accepted in zip(commands, _ACCEPTED, strict=True):
+            smtp.send(command.encode())
+            replies.append(smtp.getreply())
+            if replies[-1][0] not in accepted:
+                break
+        return replies
+
+    def _unusual_commands(self, smtp: smtplib.SMTP, envelope: Envelope) -> tuple[str, str] | Reply:
+        """MAIL and RCPT for addresses off the common path, or the local refusal of one.
+
+        A domain goes in its ASCII (IDNA) form; a UTF-8 local part needs SMTPUTF8 (RFC 6531),
+        and without it that recipient fails on its own, permanently but not as a bounce.
+        """
+        if _UNSAFE_ADDRESS.search(envelope.sender):
+            return Reply(553, "5.1.7 (local) the sender address has a control character, a "
+                              "space or <>", "MAIL")
+        if _UNSAFE_ADDRESS.search(envelope.recipient):
+            return Reply(553, "5.1.3 (local) the address has a control character, a space or <>",
+                         "RCPT")
+        try:
+            sender, recipient = ascii_address(envelope.sender), ascii_address(envelope.recipient)
+        except DeliveryError as exc:
+            return Reply(553, f"5.1.3 (local) {exc.detail}", "RCPT")
+        options = ""
+        if not (sender + recipient).isascii():
+            if not (smtp.does_esmtp and smtp.has_extn("smtputf8")):
+                stage: Stage = "RCPT" if sender.isascii() else "MAIL"
+                who = recipient if sender.isascii() else sender
+                return Reply(553, f"5.6.7 (local) {who} has a non-ASCII local part and "
+                                  f"{self.settings.where} does not offer SMTPUTF8", stage)
+            options = " BODY=8BITMIME SMTPUTF8" if smtp.has_extn("8bitmime") else " SMTPUTF8"
+        return f"MAIL FROM:<{sender}>{options}\r\n", f"RCPT TO:<{recipient}>\r\n"
 
     def _content(self, smtp: smtplib.SMTP, data: bytes, dot_safe: bool) -> tuple[int, bytes]:
         """The message and the final dot, without smtplib's per-message regex."""
