@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -109,6 +110,7 @@ class Delivery(BaseModel):
     unsubscribe_url: str | None = None  # default: <base_url>/unsubscribe
     unsubscribe_mailto: str | None = None  # default: from_address
     log_every: int = Field(1000, ge=1, le=10**9)  # progress lines when stderr is not a terminal
+    log_seconds: float = Field(5.0, gt=0, le=3600)  # ... or this often, whichever comes first
 
     @field_validator("smtp_url")
     @classmethod
@@ -220,15 +222,37 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
+# Settings a CI job gives as environment variables (secrets and per-run choices); each wins
+# over newsletter.toml. NEWSLETTER_DATABASE_URL, NEWSLETTER_SMTP_PASSWORD and NEWSLETTER_SECRET
+# are read where they are used.
+ENVIRONMENT = {"NEWSLETTER_SMTP_URL": "smtp_url", "NEWSLETTER_TRANSPORT": "transport"}
+CONFIG_ENV = "NEWSLETTER_CONFIG"
+
+
+def _from_environment(data: dict[str, Any]) -> None:
+    delivery = data.get("delivery")
+    for variable, key in ENVIRONMENT.items():
+        value = os.environ.get(variable)
+        if value:
+            if not isinstance(delivery, dict):
+                delivery = data["delivery"] = {}
+            delivery[key] = value
+
+
 def load_config(path: Path | None = None, **overrides: Any) -> Config:
-    """Load settings; every problem in the file is reported in one message."""
-    path = path or find_config()
+    """Load settings; every problem in the file is reported in one message.
+
+    The file is `path`, else $NEWSLETTER_CONFIG, else newsletter.toml found from here upward.
+    """
+    path = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None) \
+        or find_config()
     data: dict[str, Any] = {}
     if path is not None:
         try:
             data = tomllib.loads(read_text(path, ConfigError))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"invalid TOML: {exc}", path=path) from exc
+    _from_environment(data)
     data.update({key: value for key, value in overrides.items() if value is not None})
     root = path.parent if path is not None else Path.cwd()
     try:

@@ -66,6 +66,15 @@ class DeliveryError(NewsletterError):
     """Subscribers, transports or the send ledger refuse an operation."""
 
 
+class PendingError(DeliveryError):
+    """A send stopped with readers still pending (the server is unreachable): run it again.
+
+    Its own exit code lets a CI job tell "retry later" from a mistake to fix (exit 2).
+    """
+
+    exit_code = 75  # EX_TEMPFAIL
+
+
 def display_path(path: Path) -> str:
     """Path relative to the working directory when possible: shorter, clickable."""
     try:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from newsletter.cli.context import context_config, issue_date, shown
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.delivery.report import SendReport
 
 
 @click.command()
@@ -24,13 +30,19 @@ from newsletter.cli.context import context_config, issue_date, shown
               help="Messages pushed at once (default: delivery.connections).")
 @click.option("--rate", type=click.FloatRange(0), metavar="N",
               help="At most N messages per second; 0 for no limit (default: delivery.rate_limit).")
+@click.option("--force", is_flag=True,
+              help="Send even if `newsletter check --date D` finds errors in the issue.")
 @click.pass_context
 def send(ctx: click.Context, date_text: str, transport: str | None, smtp_url: str | None,
-         to: str | None, dry_run: bool, connections: int | None, rate: float | None) -> None:
+         to: str | None, dry_run: bool, connections: int | None, rate: float | None,
+         force: bool) -> None:
     """Send the issue to every active subscriber it has not reached yet.
 
-    Each recipient is recorded in the ledger the moment the server accepts the message.
-    Ctrl-C stops after the messages in flight; running the same command again resumes.
+    The issue is checked first (as `newsletter check --date D`) and not sent if it has errors,
+    unless --force. Each recipient is recorded in the ledger the moment the server accepts the
+    message. Ctrl-C stops after the messages in flight; running the same command again
+    resumes. Exit codes: 0 nothing left pending; 75 readers left pending (the server could not
+    be reached: run it again later); 130 interrupted; 2 a mistake to fix.
     """
     from newsletter.commands import send as delivery
 
@@ -48,8 +60,35 @@ def send(ctx: click.Context, date_text: str, transport: str | None, smtp_url: st
         click.echo(f"dry run: {count} subscriber(s) would get the {date_text} issue; "
                    "nothing sent", err=True)
         return
+    _check_first(config, date, force)
     report = delivery.send_issue(config, date, transport=transport, smtp_url=smtp_url,
                                  connections=connections, rate=rate, stream=sys.stderr)
+    if report.nothing_to_send:
+        click.echo(f"{date_text}: nothing to send ({report.counts['sent']} sent before)")
+        return
+    _summary(date_text, report)
+    if report.interrupted:
+        click.echo("interrupted: run the same command again to resume", err=True)
+        ctx.exit(130)
+
+
+def _check_first(config: Config, date: dt.date, force: bool) -> None:
+    """Refuse an issue with check errors (the findings listed on stderr) unless --force."""
+    from newsletter.commands.send import CheckFailed, check_before_sending
+    from newsletter.lint.report import finding_lines
+
+    try:
+        report = check_before_sending(config, date, force=force)
+    except CheckFailed as exc:
+        for line in finding_lines(exc.report):
+            click.echo(line, err=True)
+        raise
+    if report.errors:
+        click.echo(f"--force: sending although `newsletter check` finds {report.errors} "
+                   "error(s) in the issue", err=True)
+
+
+def _summary(date_text: str, report: SendReport) -> None:
     counts = report.counts
     rate_now = report.sent / report.elapsed if report.elapsed else 0.0
     click.echo(f"{date_text}: {report.sent} sent, {report.failed} failed, {report.bounced} "
@@ -60,9 +99,6 @@ def send(ctx: click.Context, date_text: str, transport: str | None, smtp_url: st
                    "again (each may have arrived twice)")
     click.echo(f"ledger: {counts['sent']} sent, {counts['pending']} pending, "
                f"{counts['failed']} failed, {counts['skipped']} skipped")
-    if report.interrupted:
-        click.echo("interrupted: run the same command again to resume", err=True)
-        ctx.exit(130)
 
 
 @click.command()

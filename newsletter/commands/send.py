@@ -17,6 +17,8 @@ from newsletter.delivery.progress import Progress
 from newsletter.delivery.report import IssueStatus, SendReport
 from newsletter.delivery.transports import Envelope, Reply, transport_factory
 from newsletter.errors import DeliveryError, UsageError
+from newsletter.lint.report import CheckReport
+from newsletter.lint.runner import run_check
 from newsletter.mail.archive import new_message_id
 from newsletter.mail.template import MessageTemplate
 from newsletter.render.issue import Rendered, render_issue
@@ -28,15 +30,42 @@ def render_for_sending(config: Config, date: dt.date) -> Rendered:
     content = load_content(config.resolve(config.content_dir), tracks=config.tracks)
     issue = content.issues.get(date)
     if issue is None:
-        raise DeliveryError(f"no issue for {date.isoformat()}", path=config.issue_path(date),
-                            hint=f"run `newsletter compose --date {date.isoformat()}` and "
-                                 "review the issue first")
+        raise _no_issue(config, date)
     return render_issue(issue, content.papers_of(issue, config.papers_dir), config)
 
 
 def message_template(config: Config, date: dt.date) -> MessageTemplate:
     return MessageTemplate(render_for_sending(config, date), config, date,
                            signer_for(config).token, dt.datetime.now(dt.UTC))
+
+
+def _no_issue(config: Config, date: dt.date) -> DeliveryError:
+    return DeliveryError(f"no issue for {date.isoformat()}", path=config.issue_path(date),
+                         hint=f"run `newsletter compose --date {date.isoformat()}` and "
+                              "review the issue first")
+
+
+class CheckFailed(DeliveryError):
+    """`newsletter check --date D` finds errors in the issue: it is not sent."""
+
+    def __init__(self, date: dt.date, report: CheckReport) -> None:
+        self.report = report
+        super().__init__(f"the {date.isoformat()} issue has {report.errors} error(s) from "
+                         "`newsletter check`; nothing sent",
+                         hint="fix them, or add --force to send it anyway", code="check-failed")
+
+
+def check_before_sending(config: Config, date: dt.date, *, force: bool = False) -> CheckReport:
+    """The findings of `newsletter check --date D`; CheckFailed on any error unless `force`.
+
+    Only an issue file is sent (never a draft), so a date without one is refused first.
+    """
+    if not config.issue_path(date).is_file():
+        raise _no_issue(config, date)
+    report = run_check(config, date)
+    if report.errors and not force:
+        raise CheckFailed(date, report)
+    return report
 
 
 def send_issue(config: Config, date: dt.date, *, transport: str | None = None,
@@ -55,7 +84,8 @@ def send_issue(config: Config, date: dt.date, *, transport: str | None = None,
     make_transport = transport_factory(config, transport, smtp_url=smtp_url,
                                        outbox_folder=config.issue_outbox(date) / "sent")
     make_transport().close()  # settings and certificates are checked before anything is queued
-    progress = Progress(0, stream, tty=tty, every=config.delivery.log_every)
+    progress = Progress(0, stream, tty=tty, every=config.delivery.log_every,
+                        seconds=config.delivery.log_seconds)
     run = SendRun(date.isoformat(), template, config.from_address, partial(open_store, config),
                   make_transport, config.delivery,
                   config.delivery.rate_limit if rate is None else rate, progress)

@@ -25,7 +25,7 @@ from newsletter.delivery.pacing import RateLimiter, backoff
 from newsletter.delivery.progress import Progress
 from newsletter.delivery.report import Outcome, SendReport
 from newsletter.delivery.transports.base import Envelope, Reply, Transport, TransportError
-from newsletter.errors import DeliveryError
+from newsletter.errors import DeliveryError, PendingError
 from newsletter.mail.template import MessageTemplate
 from newsletter.store.base import Claim, Store
 
@@ -196,7 +196,12 @@ def run_workers(run: SendRun, store: Store, workers: int) -> SendReport:
     started = time.monotonic()
     report.in_doubt = store.recover(issue)
     report.queued = store.enqueue(issue)
-    progress.total = store.outstanding(issue).pending
+    left = store.outstanding(issue)
+    progress.total = left.pending
+    if not left.pending and not left.in_flight:
+        report.nothing_to_send = True
+        report.counts = store.counts(issue)
+        return report
     if report.in_doubt:
         progress.note(f"{report.in_doubt} message(s) were in flight when the last run "
                       "stopped: sending them again (the server may have had them)")
@@ -228,7 +233,10 @@ def raise_run_error(error: BaseException, report: SendReport) -> None:
     if not isinstance(error, DeliveryError):
         raise error
     resume = "run the same command again to resume"
-    raise DeliveryError(f"{error.detail}; {report.sent} sent by this run, "
-                        f"{report.counts['pending']} left",
-                        hint=f"{error.hint}, then {resume}" if error.hint else resume,
-                        code=error.code) from error
+    # A server that stays unreachable leaves the readers pending: "try again" (exit 75), not
+    # a mistake to fix (exit 2) as a refused login or a refused sender is.
+    kind = PendingError if isinstance(error, TransportError) and error.retry else DeliveryError
+    raise kind(f"{error.detail}; {report.sent} sent by this run, "
+               f"{report.counts['pending']} left",
+               hint=f"{error.hint}, then {resume}" if error.hint else resume,
+               code=error.code) from error

@@ -18,11 +18,14 @@ class Progress:
     WIDTH = 28
 
     def __init__(self, total: int, stream: TextIO | None, *, tty: bool | None = None,
-                 every: int = 1000) -> None:
+                 every: int = 1000, seconds: float = 5.0) -> None:
+        """Off a terminal, a line each `every` messages or each `seconds`, whichever is first."""
         self.total = total
         self.stream = stream
         self.tty = stream.isatty() if tty is None and stream is not None else bool(tty)
         self.every = every
+        self.seconds = seconds
+        self._logged_at = time.monotonic()
         self.done = 0
         self._lock = threading.Lock()
         self._start = time.monotonic()
@@ -45,7 +48,7 @@ class Progress:
         return f"{self.done:,}/{self.total:,} ({percent:.0f}%), {rate:,.0f} msg/s, ETA {eta}"
 
     def refresh(self) -> None:
-        """Redraw the bar, or write a log line each `every` messages."""
+        """Redraw the bar, or write a log line each `every` messages or `seconds`."""
         if self.stream is None:
             return
         if self.tty:
@@ -54,8 +57,10 @@ class Progress:
             self.stream.write(f"\r[{bar}] {self.line()} ")
             self.stream.flush()
             self._drawn = True
-        elif self.done // self.every > self._logged // self.every:
-            self._logged = self.done
+        elif self.done // self.every > self._logged // self.every or (
+                self.done > self._logged
+                and time.monotonic() - self._logged_at >= self.seconds):
+            self._logged, self._logged_at = self.done, time.monotonic()
             self.stream.write(f"sent {self.line()}\n")
             self.stream.flush()
 

@@ -25,6 +25,7 @@ class SendReport:
     in_doubt: int = 0  # rows found in flight from a dead run, sent again
     elapsed: float = 0.0
     interrupted: bool = False
+    nothing_to_send: bool = False  # every reader had it already: no worker was started
     counts: dict[str, int] = field(default_factory=dict)
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

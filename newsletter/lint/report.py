@@ -32,14 +32,20 @@ class CheckReport:
         return 1 if self.errors else 0
 
 
-def format_text(report: CheckReport) -> str:
-    """One finding per line, like a compiler, then what to do, then a summary."""
+def finding_lines(report: CheckReport) -> list[str]:
+    """Each finding as `file:line: severity: message [code]`, then `    fix: what to do`."""
     lines = []
     for finding in report.findings:
         code = f" [{finding.code}]" if finding.code else ""
         lines.append(f"{finding.where}: {finding.severity}: {finding.message}{code}")
         if finding.hint:
             lines.append(f"    fix: {finding.hint}")
+    return lines
+
+
+def format_text(report: CheckReport) -> str:
+    """One finding per line, like a compiler, then what to do, then a summary."""
+    lines = finding_lines(report)
     for name, why in sorted(report.not_rendered.items()):
         lines.append(f"note: issue {name} was not rendered: {why}")
     rendered = f"{len(report.rendered)} rendered"
