@@ -7,12 +7,20 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from newsletter.errors import ConfigError, field_problem, read_text
+from newsletter.sources.settings import SourcesSettings, flat_tracks
 
 CONFIG_NAME = "newsletter.toml"
 MIN_RATE = 0.001  # messages per second; a far slower pace would overflow the wait between two
@@ -150,6 +158,10 @@ class Config(BaseModel):
     base_url: str = "https://example.org/newsletter"
     tracks: list[str] = Field(default_factory=lambda: ["ml", "systems"])
     venue_tracks: dict[str, str] = Field(default_factory=dict)
+    # `newsletter add`: arXiv category (or archive) -> track; `cs.LG = "ml"` quoted or not.
+    arxiv_tracks: Annotated[dict[str, str], BeforeValidator(flat_tracks)] = Field(
+        default_factory=dict)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)  # arXiv, Crossref
     selection: Selection = Field(default_factory=Selection)
     delivery: Delivery = Field(default_factory=Delivery)
     content_dir: Path = Path("seeds")

@@ -438,3 +438,94 @@ def test_a_byte_order_mark_keeps_the_lines(project: Project, where: str) -> None
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert _findings(project) == {("placeholder-link", "mod.md", 13)}
     assert _findings(project, "2025-11-28") == {("placeholder-link", "mod.md", 13)}
+
+
+def test_unwritten_sections_are_errors(project: Project) -> None:
+    """The TODO lines `newsletter add` leaves: a paper is not sent until they are written."""
+    body = ("## Key Finding\n\nTODO: write the key finding: what the paper found.\n\n"
+            "## Why It Matters\n\nFor staff engineers: cost.\n\n  TODO: write more.\n")
+    _pool(project, body=body, takeaway="TODO: write the one-line takeaway.")
+    assert _findings(project) == {("unwritten-section", "mod.md", 14),
+                                  ("unwritten-section", "mod.md", 19),
+                                  ("unwritten-section", "mod.md", 25)}
+    messages = {f.message for f in run_check(project.config()).findings}
+    assert messages == {"the takeaway is not written yet",
+                        "section '## Key Finding' is not written yet",
+                        "section '## Why It Matters' is not written yet"}
+
+
+def test_same_paper_by_doi(project: Project) -> None:
+    project.add_paper("vllm", title="PagedAttention", venue="SOSP 2023", track="systems",
+                      links={"DOI": "https://doi.org/10.1145/3600006.3613165"})
+    project.add_paper("vllm-2", title="vLLM", venue="arXiv", track="systems",
+                      links={"DOI": "https://dx.doi.org/10.1145/3600006.3613165"})
+    report = run_check(project.config())
+    [finding] = report.findings
+    assert (finding.code, finding.path.name) == ("duplicate-paper", "vllm-2.md")
+    assert finding.message.endswith("the same DOI 10.1145/3600006.3613165")
+
+
+def _online_pool(project: Project) -> None:
+    project.add_paper("mod", title="Mixture of Depths",
+                      links={"arXiv": "https://arxiv.org/abs/2404.02258v1"})
+    project.add_paper("gone", title="A Paper arXiv Never Had", links=_arxiv(54321))
+    project.add_paper("withdrawn", title="Linear Attention", venue="ICML 2025",
+                      links={"Paper": "https://proceedings.mlr.press/v235/linear.html"},
+                      body=GOOD_BODY + "\nSee [the preprint](https://arxiv.org/abs/2402.01234v2).\n")
+
+
+@pytest.fixture
+def arxiv_api(monkeypatch: pytest.MonkeyPatch):
+    """The recorded arXiv API on 127.0.0.1, with the settings pointing at it."""
+    from newsletter.sources import settings as source_settings
+    from newsletter.sources.settings import SourcesSettings
+    from support.http import Reply, recorded_server
+
+    answers = {"2402.01234,2404.02258,2411.54321": Reply.recorded("arxiv/check-batch.xml"),
+               "2404.02258": Reply.recorded("arxiv/2404.02258.xml"),
+               "2402.01234": Reply.recorded("unavailable.html", status=503)}
+
+    def route(path: str, query: dict[str, str]) -> Reply:
+        return answers.get(query.get("id_list", ""), Reply.recorded("arxiv/empty.xml"))
+
+    with recorded_server(route) as server:
+        settings = SourcesSettings(arxiv_api_url=f"{server.url}/api/query", timeout=1,
+                                   arxiv_interval=0)
+        monkeypatch.setattr(source_settings, "sources_settings", lambda config: settings)
+        yield server
+
+
+def test_online_reports_identifiers_arxiv_does_not_have(project: Project, arxiv_api) -> None:
+    _online_pool(project)
+    assert _findings(project) == set()  # offline by default: all three are well-formed
+    assert arxiv_api.requests == []
+    result = CliRunner().invoke(cli, ["check", "--online"])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[:4] == [
+        "seeds/papers/gone.md:13: error: arXiv has no paper 2411.54321 (link "
+        "'https://arxiv.org/abs/2411.54321') [arxiv-not-found]",
+        "    fix: check the identifier on the paper's arXiv page, or remove the link",
+        "seeds/papers/withdrawn.md:27: error: arXiv 2402.01234 was withdrawn by its authors "
+        "(link 'https://arxiv.org/abs/2402.01234v2') [arxiv-withdrawn]",
+        "    fix: feature another paper, or link a version that stands"]
+    # One request for all identifiers, each without its version.
+    [request] = arxiv_api.requests
+    assert request.query == {"id_list": "2402.01234,2404.02258,2411.54321", "max_results": "3"}
+
+
+def test_online_asks_only_about_the_date_checked(project: Project, arxiv_api) -> None:
+    _online_pool(project)
+    project.add_issue("2025-11-28", ["mod"])
+    report = run_check(project.config(), dt.date(2025, 11, 28), online=True)
+    assert report.findings == []
+    assert [r.query["id_list"] for r in arxiv_api.requests] == ["2404.02258"]
+
+
+def test_online_without_an_answer_is_one_line(project: Project, arxiv_api) -> None:
+    project.add_paper("withdrawn", title="Linear Attention",
+                      links={"arXiv": "https://arxiv.org/abs/2402.01234"})
+    result = CliRunner().invoke(cli, ["check", "--online"])
+    assert result.exit_code == 2
+    port = arxiv_api.url.rsplit(":", 1)[1]
+    assert result.output == (f"error: arXiv (127.0.0.1:{port}) answered HTTP 503 Service "
+                             "Unavailable (try again later)\n")

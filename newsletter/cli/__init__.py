@@ -19,6 +19,7 @@ from newsletter.errors import NewsletterError
 
 # The one registry: command name -> "module:function" under newsletter.cli.
 COMMANDS = {
+    "add": "add:add",
     "compose": "content:compose",
     "papers": "content:papers",
     "import": "content:import_",

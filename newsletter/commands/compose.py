@@ -7,13 +7,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter.compose.drafting import draft_for_date
-from newsletter.compose.selection import SelectionResult, featured_before
+from newsletter.compose.selection import (
+    UNWRITTEN,
+    SelectionResult,
+    featured_before,
+    unwritten_parts,
+)
 from newsletter.config import Config
 from newsletter.content.files import write_folder_atomic, write_text_atomic
 from newsletter.content.models import Issue
 from newsletter.content.readers import Content, load_content
 from newsletter.content.writers import issue_to_markdown
 from newsletter.diagnostics import Diagnostic
+from newsletter.errors import ComposeError
 from newsletter.mail.archive import BuiltIssue, build_issue
 
 
@@ -42,6 +48,19 @@ def issue_for_date(content: Content, date: dt.date,
     return draft_for_date(content.papers, content.issues, date, config)
 
 
+def refuse_unwritten(issue: Issue, content: Content) -> None:
+    """A ComposeError when a paper of `issue` still has the TODO lines of `newsletter add`."""
+    for slug in issue.papers:
+        paper = content.papers.get(slug)
+        if paper is not None and (parts := unwritten_parts(paper)):
+            one = len(parts) == 1
+            raise ComposeError(f"paper '{slug}' is not written yet: {', '.join(parts)} still "
+                               f"{'holds' if one else 'hold'} '{UNWRITTEN} ...'",
+                               path=content.paper_paths.get(slug),
+                               hint=f"write {'it' if one else 'them'} in place of the TODO "
+                               f"line{'' if one else 's'}; `newsletter check` lists each one")
+
+
 def compose_issue(config: Config, date: dt.date, *, dry_run: bool = False,
                   now: dt.datetime | None = None) -> ComposeResult:
     """Render the issue for `date`, drafting it first from the pool if it does not exist."""
@@ -49,6 +68,7 @@ def compose_issue(config: Config, date: dt.date, *, dry_run: bool = False,
     content = project_content(config)
     issue_path = config.issue_path(date)
     issue, selection = issue_for_date(content, date, config)
+    refuse_unwritten(issue, content)
     result = ComposeResult(date, issue_path, drafted=selection is not None, selection=selection,
                            folder=None, built=None, warnings=content.warnings)
     if dry_run:

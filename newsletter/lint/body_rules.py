@@ -9,6 +9,7 @@ from functools import cached_property
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from newsletter.compose.selection import UNWRITTEN
 from newsletter.content.documents import Document
 from newsletter.diagnostics import Diagnostic
 from newsletter.lint.links import link_problem
@@ -149,7 +150,28 @@ def inline_rules(body: Body) -> list[Diagnostic]:
     return found
 
 
+def unwritten_rules(body: Body, doc: Document) -> list[Diagnostic]:
+    """The TODO lines `newsletter add` leaves for the editor: an unwritten paper is not sent."""
+    hint = "write it in place of the TODO line: a paper is not composed or sent until then"
+    found = []
+    heading = ""
+    for index, token in enumerate(body.tokens):
+        if token.type == "heading_open" and token.tag == "h2":
+            heading = body.tokens[index + 1].content.strip()
+        elif token.type == "inline" and any(line.strip().startswith(UNWRITTEN)
+                                            for line in token.content.split("\n")):
+            where = f"section '## {heading}'" if heading else "the text"
+            found.append(body.error("unwritten-section", token,
+                                    f"{where} is not written yet", hint, needle=UNWRITTEN))
+    takeaway = doc.meta.get("takeaway")
+    if isinstance(takeaway, str) and takeaway.strip().startswith(UNWRITTEN):
+        found.append(Diagnostic("error", doc.path, doc.line_of("takeaway"),
+                                "the takeaway is not written yet", hint, "unwritten-section"))
+    return found
+
+
 def markdown_rules(doc: Document, required: Iterable[str] = ()) -> list[Diagnostic]:
     """Every body rule for one paper or issue file."""
     body = Body(doc)
-    return heading_rules(body, required) + lead_in_rules(body) + inline_rules(body)
+    return (heading_rules(body, required) + lead_in_rules(body) + inline_rules(body)
+            + unwritten_rules(body, doc))

@@ -1,20 +1,13 @@
-"""The same paper in two files: same title, same short name at a venue, same arXiv identifier."""
+"""The same paper in two files, by the identity the composer uses too (content/identity.py)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from newsletter.content.identity import Identity, IdentityIndex, identity
 from newsletter.diagnostics import Diagnostic
-from newsletter.lint.links import ARXIV_PATH, PLACEHOLDER, arxiv_id_problem
-
-_TITLE_SPLIT = re.compile(r":|\s[-–—]\s")
-
-
-def _normal(text: str) -> str:
-    return " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split())
 
 
 @dataclass(frozen=True)
@@ -29,46 +22,26 @@ class PaperEntry:
     title_line: int | None
     featured: str | None  # ISO date of the first issue featuring it
 
-    @property
-    def short_name(self) -> str:
-        """'Mixture of Depths - Conditional ...' and 'Mixture-of-Depths: Dynamic ...' agree."""
-        return _normal(_TITLE_SPLIT.split(self.title, maxsplit=1)[0])
-
-    @property
-    def arxiv_ids(self) -> set[str]:
-        ids = set()
-        for url in self.links:
-            parts = urlsplit(url)
-            match = ARXIV_PATH.match(parts.path)
-            if match and parts.hostname and parts.hostname.endswith("arxiv.org") and \
-                    arxiv_id_problem(match[1]) is None and not PLACEHOLDER.search(url):
-                ids.add(re.sub(r"v\d+$", "", match[1]))
-        return ids
-
-
-def _same_paper(a: PaperEntry, b: PaperEntry) -> str | None:
-    if _normal(a.title) == _normal(b.title):
-        return "the same title"
-    if a.short_name and a.short_name == b.short_name and _normal(a.venue) == _normal(b.venue):
-        return f"the same name '{_TITLE_SPLIT.split(a.title, maxsplit=1)[0].strip()}' at {a.venue}"
-    if shared := a.arxiv_ids & b.arxiv_ids:
-        return f"the same arXiv identifier {min(shared)}"
-    return None
+    @cached_property
+    def identity(self) -> Identity:
+        """The paper's identity, as the composer sees it (content/identity.py)."""
+        return identity(self.title, self.venue, self.links)
 
 
 def duplicate_rules(entries: list[PaperEntry]) -> list[Diagnostic]:
     """The same paper in two files; reported at the one featured later (or never)."""
     order = sorted(entries, key=lambda e: (e.featured is None, e.featured or "", e.slug))
+    earlier: IdentityIndex[PaperEntry] = IdentityIndex()
     found = []
-    for position, later in enumerate(order):
-        for earlier in order[:position]:
-            if why := _same_paper(earlier, later):
-                when = f", featured on {earlier.featured}" if earlier.featured else ""
-                drop = f"the {later.featured} issue" if later.featured else "the pool"
-                found.append(Diagnostic(
-                    "error", later.path, later.title_line,
-                    f"same paper as {earlier.path.name} ('{earlier.title}'{when}): {why}",
-                    f"feature a paper once: remove it from {drop}, or merge the two files",
-                    "duplicate-paper"))
-                break
+    for later in order:
+        if match := earlier.find(later.identity):
+            first, why = match
+            when = f", featured on {first.featured}" if first.featured else ""
+            drop = f"the {later.featured} issue" if later.featured else "the pool"
+            found.append(Diagnostic(
+                "error", later.path, later.title_line,
+                f"same paper as {first.path.name} ('{first.title}'{when}): {why}",
+                f"feature a paper once: remove it from {drop}, or merge the two files",
+                "duplicate-paper"))
+        earlier.add(later.identity, later)
     return found

@@ -6,12 +6,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from newsletter.content.identity import ARXIV_PATH, arxiv_id_problem
+
 LINK_CODES = frozenset({"placeholder-link", "malformed-link", "not-https"})
 PLACEHOLDER = re.compile(r"x{3,}|\b(?:todo|tbd|fixme|placeholder)\b|\.\.\.|…|[<>{}]", re.I)
 _RESERVED_HOST = re.compile(r"(?:^|\.)example(?:\.com|\.org|\.net)?$|\.(?:invalid|test)$", re.I)
-ARXIV_PATH = re.compile(r"^/(?:abs|pdf|html)/(.+?)(?:\.pdf)?/?$")
-_ARXIV_NEW = re.compile(r"(\d\d)(\d\d)\.(\d+)(?:v\d+)?")
-_ARXIV_OLD = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z-]{2,})?/(\d\d)(\d\d)(\d{3})(?:v\d+)?")
 
 
 @dataclass(frozen=True)
@@ -19,24 +18,6 @@ class LinkProblem:
     code: str
     message: str
     hint: str
-
-
-def arxiv_id_problem(identifier: str) -> str | None:
-    """Why an arXiv identifier is invalid, or None: new-style YYMM.NNNNN, old-style a/YYMMNNN."""
-    if match := _ARXIV_NEW.fullmatch(identifier):
-        year, month, digits = int(match[1]), int(match[2]), len(match[3])
-        if not 1 <= month <= 12:
-            return f"month {match[2]} does not exist (new-style identifiers are YYMM.NNNNN)"
-        if (year, month) < (7, 4):
-            return "new-style identifiers start in April 2007 (0704)"
-        expected = 4 if (year, month) < (15, 1) else 5
-        if digits != expected:
-            return f"identifiers from 20{match[1]}-{match[2]} have {expected} digits after the dot"
-        return None
-    if match := _ARXIV_OLD.fullmatch(identifier):
-        month = int(match[2])
-        return None if 1 <= month <= 12 else f"month {match[2]} does not exist"
-    return "it is neither YYMM.NNNNN nor archive/YYMMNNN"
 
 
 def link_problem(url: str, *, arxiv: bool = False) -> LinkProblem | None:

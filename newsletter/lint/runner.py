@@ -123,12 +123,13 @@ class _Files:
 
 
 def run_check(config: Config, date: dt.date | None = None, *,
-              now: dt.datetime | None = None) -> CheckReport:
+              now: dt.datetime | None = None, online: bool = False) -> CheckReport:
     """Check all content and render every issue, or only the issue for `date` and its papers.
 
+    `online` also asks arXiv whether each well-formed arXiv identifier exists (lint/online.py).
     Raises ContentError when there is no content folder (or it has no papers/) and
-    ComposeError when `date` has no issue file and no eligible paper to draft one from:
-    nothing could be checked then.
+    ComposeError when `date` has no issue file and no eligible paper to draft one from;
+    with `online`, SourceError when arXiv cannot be asked: nothing could be checked then.
     """
     now = now or dt.datetime.now(dt.UTC)
     require_content_folder(config.resolve(config.content_dir))
@@ -146,11 +147,21 @@ def run_check(config: Config, date: dt.date | None = None, *,
             report.not_rendered[path.stem] = "the issue file is invalid"
     for issue in to_render:
         findings += _render_findings(issue, pool, config, now, report)
+    if online:
+        findings += _online_findings(files, scope, config)
     if scope is not None:
         content_dir = config.resolve(config.content_dir).resolve()
         findings = [f for f in findings if _in_scope(f, scope, content_dir)]
     report.findings = _sorted_unique(findings)
     return report
+
+
+def _online_findings(files: _Files, scope: set[Path] | None, config: Config) -> list[Diagnostic]:
+    from newsletter.lint.online import online_findings
+
+    loaded = [*files.papers.items(), *files.issues.items()]
+    return online_findings([item.doc for path, item in loaded if item.doc is not None
+                            and (scope is None or path.resolve() in scope)], config)
 
 
 def _in_scope(finding: Diagnostic, scope: set[Path], content_dir: Path) -> bool:
