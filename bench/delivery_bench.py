@@ -29,7 +29,8 @@ from newsletter.config import Config, load_config
 from newsletter.mail.archive import new_message_id
 from newsletter.mail.headers import list_id, sender
 from newsletter.mail.template import MessageTemplate
-from newsletter.render.issue import GENERIC_NAME, Rendered
+from newsletter.render.greeting import greeting
+from newsletter.render.issue import Rendered
 from newsletter.store import open_store
 
 from . import postfix_tools
@@ -157,7 +158,7 @@ def _email_message_way(template: MessageTemplate, config: Config, index: int,
     """The straightforward way: one EmailMessage per reader, personalised, then as_bytes."""
     address, name = reader(index)
     url = template.unsubscribe_url(index + 1)
-    greeting = name or GENERIC_NAME
+    hello = greeting(name, config.greeting_name)
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = sender(config)
     message["To"] = f"{name} <{address}>" if name else address
@@ -167,7 +168,7 @@ def _email_message_way(template: MessageTemplate, config: Config, index: int,
     message["List-Id"] = f"<{list_id(config)}>"
     message["List-Unsubscribe"] = f"<{url}>, <mailto:{config.from_address}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    html, text = rendered.personalize(greeting, url)
+    html, text = rendered.personalize(hello, url)
     message.set_content(text, charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message.as_bytes()
@@ -189,7 +190,7 @@ def check_messages(template: MessageTemplate, messages: list[tuple[int, bytes]])
         html = message.get_body(("html",)).get_content()
         if url not in text or url.replace("&", "&amp;") not in html:
             problems.append("a body lacks the unsubscribe link")
-        if (name or GENERIC_NAME) not in text:
+        if greeting(name, "first") not in text:
             problems.append("the text part lacks the reader's name")
         for part in message.walk():
             problems += part.defects

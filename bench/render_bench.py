@@ -62,6 +62,7 @@ def bench_compose(root: Path, runs: int) -> list[Figure]:
 _LIBRARIES_ONLY = """
 import click, jinja2, markdown_it, yaml, frontmatter, mjml, css_inline, tomllib
 import email.message, email.policy
+import mdit_py_plugins.footnote, mdit_py_plugins.dollarmath
 from pydantic import BaseModel
 class Model(BaseModel):
     name: str

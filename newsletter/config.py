@@ -152,6 +152,7 @@ class Config(BaseModel):
     title: str = "Research Update"
     tagline: str = "New papers that matter to engineers, once a week."
     language: str = "en"
+    greeting_name: Literal["first", "full", "none"] = "first"  # "Hi Ada," by default
     from_name: str = "Research Update"
     from_address: str = "newsletter@example.org"
     reply_to: str | None = None

@@ -17,6 +17,7 @@ from newsletter.commands.compose import compose_issue
 from newsletter.errors import DeliveryError
 from newsletter.mail.quoted_printable import qp_slot, qp_static
 from newsletter.mail.template import MessageTemplate
+from newsletter.render.greeting import greeting
 from newsletter.render.issue import Markers, Rendered
 from support.project import Project
 
@@ -52,7 +53,7 @@ def test_parts_equal_personalize(issue, name: str) -> None:
     data = template.build(12, "reader@example.org", name)
     message = _parse(data)
     assert not message.defects
-    assert _bodies(message) == rendered.personalize(name or "there",
+    assert _bodies(message) == rendered.personalize(greeting(name, "first"),
                                                     template.unsubscribe_url(12))
     assert message["To"].addresses[0].display_name == name
     assert message["To"].addresses[0].addr_spec == "reader@example.org"

@@ -88,8 +88,9 @@ def test_html_structure(issue: Project) -> None:
     items = [li.get_text(" ", strip=True) for li in soup.find_all("li")]
     assert "2.5x faster inference" in items and "Inference cost: lower" in items
     links = {a.get_text(strip=True): a["href"] for a in soup.find_all("a")}
-    assert links["Read on arXiv"] == "https://arxiv.org/abs/2411.12345"
-    assert links["Read the paper"] == "https://www.usenix.org/raft"
+    # Each button's text names its paper for screen readers (visually hidden: .nl-sr).
+    assert links["Read on arXiv: Mixture <of> Depths & Co"] == "https://arxiv.org/abs/2411.12345"
+    assert links["Read the paper: Verified Raft"] == "https://www.usenix.org/raft"
     assert links["the code"] == "https://github.com/x/y"
     assert links["Unsubscribe"] == "https://news.example.org/unsubscribe"
     text = soup.get_text(" ", strip=True)
@@ -166,8 +167,10 @@ def test_eml_parses_back(issue: Project) -> None:
     assert lf(plain.get_content()) == lf((folder / "issue.txt").read_text())
     assert lf(html.get_content()) == lf((folder / "issue.html").read_text())
     summary = json.loads((folder / "issue.json").read_text())
-    assert summary["papers"] == [{"slug": "mod", "title": "Mixture <of> Depths & Co"},
-                                 {"slug": "raft", "title": "Verified Raft"}]
+    assert [(p["slug"], p["title"]) for p in summary["papers"]] == [
+        ("mod", "Mixture <of> Depths & Co"), ("raft", "Verified Raft")]
+    assert summary["papers"][0]["citation"]["key"] == "lovelace2025mixture"
+    assert summary["figures"] == []
     assert summary["bytes"]["eml"] == (folder / "issue.eml").stat().st_size
 
 
@@ -296,9 +299,9 @@ def test_a_bug_in_our_filter_code_keeps_its_traceback(
     """Only the template's own mistakes become one line: a bug in our code stays a bug."""
     from newsletter.render.prose import Prose
 
-    def broken(self, markdown: str, heading_shift: int = 0) -> str:
+    def broken(self, markdown: str, heading_shift: int = 0, paper=None) -> str:
         if failure == "recurses":
-            return broken(self, markdown, heading_shift)
+            return broken(self, markdown, heading_shift, paper)
         return str(1 // 0)
 
     project.add_paper("mod", title="Mixture of Depths")

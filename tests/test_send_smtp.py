@@ -19,6 +19,7 @@ from newsletter.cli import cli
 from newsletter.commands.send import message_template, render_for_sending
 from newsletter.delivery.transports import Envelope, Reply
 from newsletter.delivery.transports.smtp import PASSWORD_ENV, SMTPSettings, SMTPTransport
+from newsletter.render.greeting import greeting
 from newsletter.store import open_store
 from support.project import Project
 from support.smtp import (
@@ -79,7 +80,7 @@ def test_done_when_each_active_subscriber_gets_one_correct_message(project: Proj
         assert message["To"].addresses[0].display_name == names[address]
         url = template.unsubscribe_url(ids[address])
         text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
-        assert text == rendered.personalize(names[address] or "there", url)[1]
+        assert text == rendered.personalize(greeting(names[address], "first"), url)[1]
         assert f"<{url}>" in message["List-Unsubscribe"]
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert signer_for(config).verify(url.split("token=")[1]) == ids[address]

@@ -6,17 +6,16 @@ import re
 from collections.abc import Iterable
 from functools import cached_property
 
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from newsletter.compose.selection import UNWRITTEN
 from newsletter.content.documents import Document
 from newsletter.diagnostics import Diagnostic
 from newsletter.lint.links import link_problem
+from newsletter.render.figures import is_local_figure
+from newsletter.render.markdown import MD as _MD  # parsed as the email renders it
 
-# Parsed like render/prose.py renders: CommonMark, raw HTML is text.
-_MD = MarkdownIt("commonmark", {"html": False})
-_LIST_FOLLOWERS = {"bullet_list_open", "ordered_list_open", "fence", "code_block",
+_LIST_FOLLOWERS = {"bullet_list_open", "ordered_list_open", "fence", "code_block", "math_block",
                    "blockquote_open", "table_open"}
 
 
@@ -144,7 +143,7 @@ def inline_rules(body: Body) -> list[Diagnostic]:
                     found.append(body.error("image-alt", token, f"image '{src}' has no alt text",
                                             "describe it in the brackets: ![what it shows](url)",
                                             needle=src))
-                if problem := link_problem(src):
+                if not is_local_figure(src) and (problem := link_problem(src)):
                     found.append(body.error(problem.code, token, problem.message, problem.hint,
                                             needle=src))
     return found

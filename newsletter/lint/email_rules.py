@@ -80,7 +80,8 @@ def email_rules(html: str, text: str, html_bytes: int, where: Path, content: Loc
     for image in tags.images:
         src = str(image.get("src") or "")
         decorative = image.get("role") == "presentation" or image.get("aria-hidden") == "true"
-        if not (image.get("alt") or "").strip() and not decorative and not content.find(src):
+        if not (image.get("alt") or "").strip() and not decorative \
+                and not content.find(src, src.rsplit("/", 1)[-1]):
             image_path, image_line = rest.find(src) or (where, None)
             found.append(Diagnostic("error", image_path, image_line,
                                     f"image '{src}' has no alt text",

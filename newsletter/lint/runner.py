@@ -24,6 +24,7 @@ from newsletter.lint.duplicates import PaperEntry, duplicate_rules
 from newsletter.lint.email_rules import Locator, email_rules
 from newsletter.lint.front_matter_rules import front_matter_rules
 from newsletter.lint.links import LINK_CODES
+from newsletter.lint.render_rules import render_rules
 from newsletter.lint.report import CheckReport
 from newsletter.mail.archive import build_issue
 from newsletter.render.issue import HTML_TEMPLATE, TEXT_TEMPLATE
@@ -100,11 +101,13 @@ class _Files:
         paper_paths = sorted(config.papers_dir.glob("*.md"))
         papers, findings = _load(paper_paths, parse_paper,
                                  lambda doc: markdown_rules(doc, REQUIRED_PAPER_SECTIONS)
-                                 + front_matter_rules(doc, tracks=config.tracks))
+                                 + front_matter_rules(doc, tracks=config.tracks)
+                                 + render_rules(doc))
         known = {path.stem for path in paper_paths}
         issues, more = _load(sorted(config.issues_dir.glob("*.md")), parse_issue,
                              lambda doc: markdown_rules(doc)
-                             + front_matter_rules(doc, known_papers=known))
+                             + front_matter_rules(doc, known_papers=known)
+                             + render_rules(doc))
         return cls(papers, issues, findings + more)
 
     def pool(self) -> Content:

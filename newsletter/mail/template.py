@@ -34,7 +34,8 @@ from newsletter.mail.headers import (
     unsubscribe_base,
 )
 from newsletter.mail.quoted_printable import qp_slot, qp_static
-from newsletter.render.issue import GENERIC_NAME, Rendered
+from newsletter.render.greeting import greeting
+from newsletter.render.issue import Rendered
 
 NAME, URL = 0, 1
 # The archive copy's reader: a reserved domain (RFC 2606), so it can never be delivered.
@@ -66,6 +67,7 @@ class MessageTemplate:
         """`token(subscriber_id) -> str` signs the unsubscribe link (None: no personal links)."""
         refuse_header_injection(rendered.subject, "subject")
         self._token = token
+        self._greeting = config.greeting_name
         self.list_id = list_id(config)
         self.unsubscribe_base = unsubscribe_base(config)
         self._joiner = "&" if "?" in self.unsubscribe_base else "?"
@@ -127,7 +129,7 @@ class MessageTemplate:
                 + self._id_suffix
         out = [self._head, to, identity,
                b"List-Unsubscribe: <" + url.encode() + b">", self._mailto, self._separators[0]]
-        out += self._bodies(name or GENERIC_NAME, url)
+        out += self._bodies(greeting(name, self._greeting), url)
         return b"".join(out)
 
     def build_sample(self, message_id: str) -> bytes:

@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import css_inline
@@ -18,12 +19,13 @@ from newsletter.config import Config
 from newsletter.content.models import BOTTOM_LINE, Issue, Paper, default_subject, human_date
 from newsletter.errors import RenderError
 from newsletter.render.environment import environment, render_template
+from newsletter.render.figures import Figures
+from newsletter.render.greeting import GENERIC_NAME
+from newsletter.render.lines import WIDTH, underline, wrap
 from newsletter.render.prose import Prose
-from newsletter.render.text import WIDTH, underline, wrap
 
 HTML_TEMPLATE = "issue.mjml.j2"
 TEXT_TEMPLATE = "issue.txt.j2"
-GENERIC_NAME = "there"
 
 _MEDIA_STYLE = re.compile(r"<style\b[^>]*>(?:(?!</style>).)*@media(?:(?!</style>).)*</style>", re.S)
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
@@ -56,6 +58,7 @@ class Rendered:
     text: str
     mjml: str
     markers: Markers
+    figures: tuple[Path, ...] = ()  # the local figure files shown, published with the issue
 
     def personalize(self, name: str = GENERIC_NAME, unsubscribe_url: str = "") -> tuple[str, str]:
         """(html, text) for one reader."""
@@ -116,15 +119,35 @@ def _level(filter_name: str, value: Any, low: int, high: int) -> int:
     return number
 
 
+def _paper(filter_name: str, value: Any) -> Paper | None:
+    return None if value is None else _argument(filter_name, value, Paper, "a paper")
+
+
 @jinja2.pass_context
-def _markdown(context: jinja2.runtime.Context, markdown: Any, shift: Any = 0) -> Markup | str:
-    """Markdown as HTML in the HTML template and as wrapped text in the text template."""
+def _markdown(context: jinja2.runtime.Context, markdown: Any, shift: Any = 0,
+              paper: Any = None) -> Markup | str:
+    """Markdown as HTML in the HTML template and as wrapped text in the text template.
+
+    With `paper`, the text is a section of that paper: its footnotes are listed by the
+    `notes` filter at the end of the paper; otherwise they follow the text itself.
+    """
     markdown = _argument("markdown", markdown, str, "text")
     shift = _level("markdown", shift, 0, 5)
+    of_paper = _paper("markdown", paper)
     prose: Prose = context["prose"]
     if context.eval_ctx.autoescape:
-        return prose.html(markdown, shift)
-    return prose.text(markdown, shift)
+        return prose.html(markdown, shift, paper=of_paper)
+    return prose.text(markdown, shift, paper=of_paper)
+
+
+@jinja2.pass_context
+def _notes(context: jinja2.runtime.Context, paper: Any) -> Markup | str:
+    """A paper's footnotes, numbered (empty when it has none)."""
+    of_paper = _argument("notes", paper, Paper, "a paper")
+    prose: Prose = context["prose"]
+    if context.eval_ctx.autoescape:
+        return prose.notes_html(of_paper)
+    return prose.notes_text(of_paper)
 
 
 @jinja2.pass_context
@@ -149,8 +172,8 @@ def _link_label(name: Any) -> str:
 
 
 # The filters templates may use; each checks its arguments (see _argument).
-FILTERS = (("markdown", _markdown), ("ref", _ref), ("wrap", _wrap), ("underline", _underline),
-           ("link_label", _link_label))
+FILTERS = (("markdown", _markdown), ("notes", _notes), ("ref", _ref), ("wrap", _wrap),
+           ("underline", _underline), ("link_label", _link_label))
 
 
 def inline_css(html: str) -> str:
@@ -165,7 +188,8 @@ def render_issue(issue: Issue, papers: list[Paper], config: Config) -> Rendered:
     templates = config.templates_path
     env = environment(templates, FILTERS)
     markers = Markers.fresh()
-    prose = Prose()
+    figures = Figures(f"{config.base_url}/issues/{issue.date.isoformat()}")
+    prose = Prose(figures, config.papers_dir, config.issue_path(issue.date))
     subject = issue_subject(issue, config)
     summary = preheader(issue, papers)
     context: dict[str, object] = {
@@ -182,5 +206,6 @@ def render_issue(issue: Issue, papers: list[Paper], config: Config) -> Rendered:
         raise RenderError(f"MJML error: {exc}", path=templates / HTML_TEMPLATE) from exc
     context["refs"] = prose.refs
     text = render_template(env, TEXT_TEMPLATE, templates, context)
-    return Rendered(subject=subject, preheader=summary,
-                    html=inline_css(html), text=text, mjml=mjml_source, markers=markers)
+    return Rendered(subject=subject, preheader=summary, html=inline_css(html), text=text,
+                    mjml=mjml_source, markers=markers,
+                    figures=tuple(figures.used[name] for name in sorted(figures.used)))

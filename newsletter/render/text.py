@@ -1,15 +1,22 @@
 """Markdown as the plaintext a person would write: wrapped at 72 columns, lists kept,
-headings underlined, links numbered like footnotes."""
+headings underlined, tables aligned, formulas as text, links numbered like footnotes."""
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from markdown_it.token import Token
 
-WIDTH = 72
-UNDERLINES = {1: "=", 2: "=", 3: "-", 4: "~", 5: "~", 6: "~"}
+from newsletter.render.latex import convert
+from newsletter.render.lines import UNDERLINES, WIDTH, underline, wrap
+from newsletter.render.notes import Notes
+from newsletter.render.text_tables import Table, table_text
+
+__all__ = ["UNDERLINES", "WIDTH", "LinkRefs", "inline_text", "notes_text", "tokens_to_text",
+           "underline", "wrap"]
 
 
 class LinkRefs:
@@ -24,51 +31,43 @@ class LinkRefs:
         return self.urls.index(url) + 1
 
 
-def wrap(text: str, indent: str = "", hanging: str | None = None, width: int = WIDTH) -> str:
-    """Fill at `width` columns without breaking words or URLs.
-
-    Greedy, like textwrap.fill(break_long_words=False, break_on_hyphens=False), at a
-    quarter of its cost: this runs for every paragraph of every render.
-    """
-    hanging = indent if hanging is None else hanging
-    lines: list[str] = []
-    line = indent
-    fresh = True
-    for word in text.split():
-        if fresh:
-            line += word
-            fresh = False
-        elif len(line) + 1 + len(word) <= width:
-            line += " " + word
-        else:
-            lines.append(line)
-            line = hanging + word
-    if not fresh:
-        lines.append(line)
-    return "\n".join(lines)
+def _math(child: Token) -> str:
+    formula = convert(child.content)
+    return formula.text if formula.faithful else f"${formula.text}$"
 
 
-def underline(title: str, level: int, width: int = WIDTH) -> str:
-    """A heading as wrapped text with a rule of '=', '-' or '~' under it."""
-    lines = wrap(title, width=width).split("\n")
-    return "\n".join(lines) + "\n" + UNDERLINES[level] * max(len(line) for line in lines)
+def _note(child: Token, notes: Notes | None) -> str:
+    number = notes.number(child.meta["label"]) if notes else None
+    return f"[^{number if number is not None else child.meta['label']}]"
 
 
-def inline_text(token: Token, refs: LinkRefs) -> str:
-    """The text of an inline token; each link gets its reference number after it."""
+def _image(child: Token, refs: LinkRefs) -> str:
+    described = f"[image: {child.content or 'no description'}]"
+    src = str(child.attrs.get("src", ""))
+    return f"{described} [{refs.number(src)}]" if src else described
+
+
+def inline_text(token: Token, refs: LinkRefs, notes: Notes | None = None) -> str:
+    """The text of an inline token; each link and image gets its reference number after it,
+    each footnote reference its note's number: 'faster[^1]'."""
     parts: list[str] = []
     pending_url: list[str] = []
     for child in token.children or []:
-        if child.type in ("text", "code_inline"):
+        kind = child.type
+        if kind in ("text", "code_inline"):
             parts.append(child.content)
-        elif child.type in ("softbreak", "hardbreak"):
+        elif kind in ("softbreak", "hardbreak"):
             parts.append(" ")
-        elif child.type == "link_open":
+        elif kind == "link_open":
             pending_url.append(str(child.attrs.get("href", "")))
-        elif child.type == "link_close" and pending_url:
+        elif kind == "link_close" and pending_url:
             parts.append(f" [{refs.number(pending_url.pop())}]")
-        elif child.type == "image":
-            parts.append(f"[image: {child.content or 'no description'}]")
+        elif kind == "image":
+            parts.append(_image(child, refs))
+        elif kind == "math_inline":
+            parts.append(_math(child))
+        elif kind == "footnote_ref":
+            parts.append(_note(child, notes))
     return "".join(parts)
 
 
@@ -85,50 +84,84 @@ class _TextWriter:
     refs: LinkRefs
     heading_shift: int
     width: int
+    notes: Notes | None = None
     blocks: list[tuple[str, int]] = field(default_factory=list)
     lists: list[_ListLevel] = field(default_factory=list)
     list_count: int = 0
     item_prefix: str | None = None
     quote: int = 0
 
-    def token(self, tokens: list[Token], index: int) -> None:
-        token = tokens[index]
-        kind = token.type
-        if kind in ("bullet_list_open", "ordered_list_open"):
-            self.list_count += 0 if self.lists else 1
-            self.lists.append(_ListLevel(kind == "ordered_list_open",
-                                         int(token.attrs.get("start", 1))))
-        elif kind in ("bullet_list_close", "ordered_list_close"):
-            self.lists.pop()
-        elif kind == "list_item_open":
-            level = self.lists[-1]
-            self.item_prefix = f"{level.next_number}. " if level.ordered else "- "
-            level.next_number += 1
-        elif kind in ("blockquote_open", "blockquote_close"):
-            self.quote += 1 if kind == "blockquote_open" else -1
-        elif kind == "inline":
-            self.inline(token, tokens[index - 1])
-        elif kind in ("fence", "code_block"):
-            self.blocks.append((textwrap.indent(token.content.rstrip("\n"), "    "), 0))
-        elif kind == "hr":
-            self.blocks.append(("* * *", 0))
+    def token(self, tokens: list[Token], index: int) -> int:
+        """Handle the token at `index`; the index of the next one to handle."""
+        handler = self._HANDLERS.get(tokens[index].type)
+        if handler is None:
+            return index + 1
+        return handler(self, tokens, index) or index + 1
 
-    def inline(self, token: Token, opener: Token) -> None:
+    def _list_open(self, tokens: list[Token], index: int) -> None:
+        token = tokens[index]
+        self.list_count += 0 if self.lists else 1
+        self.lists.append(_ListLevel(token.type == "ordered_list_open",
+                                     int(token.attrs.get("start", 1))))
+
+    def _list_close(self, _tokens: list[Token], _index: int) -> None:
+        self.lists.pop()
+
+    def _item(self, _tokens: list[Token], _index: int) -> None:
+        level = self.lists[-1]
+        self.item_prefix = f"{level.next_number}. " if level.ordered else "- "
+        level.next_number += 1
+
+    def _quote(self, tokens: list[Token], index: int) -> None:
+        self.quote += 1 if tokens[index].type == "blockquote_open" else -1
+
+    def _code(self, tokens: list[Token], index: int) -> None:
+        self.blocks.append((textwrap.indent(tokens[index].content.rstrip("\n"), "    "), 0))
+
+    def _math_block(self, tokens: list[Token], index: int) -> None:
+        formula = convert(tokens[index].content)
+        if formula.faithful:
+            self.blocks.append((wrap(formula.text, "    ", width=self.width), 0))
+        else:
+            self.blocks.append((textwrap.indent(formula.text, "    "), 0))
+
+    def _rule(self, _tokens: list[Token], _index: int) -> None:
+        self.blocks.append(("* * *", 0))
+
+    def _table(self, tokens: list[Token], index: int) -> int:
+        table, after = Table.read(tokens, index,
+                                  lambda cell: inline_text(cell, self.refs, self.notes))
+        self.blocks.append((table_text(table, self._indent(), self.width),
+                            self.list_count if self.lists else 0))
+        return after
+
+    def _indent(self) -> str:
+        depth_indent = "  " * max(0, len(self.lists) - 1)
+        return "> " * self.quote + (depth_indent + "  " if self.lists else "")
+
+    def _inline(self, tokens: list[Token], index: int) -> None:
+        token, opener = tokens[index], tokens[index - 1]
+        text = inline_text(token, self.refs, self.notes)
         if opener.type == "heading_open":
             level = min(6, int(opener.tag[1]) + self.heading_shift)
-            self.blocks.append((underline(inline_text(token, self.refs), level, self.width), 0))
+            self.blocks.append((underline(text, level, self.width), 0))
             return
-        text = inline_text(token, self.refs)
-        prefix = "> " * self.quote
-        depth_indent = "  " * max(0, len(self.lists) - 1)
         if self.lists and self.item_prefix is not None:
-            first = prefix + depth_indent + self.item_prefix
+            prefix = "> " * self.quote
+            first = prefix + "  " * max(0, len(self.lists) - 1) + self.item_prefix
             block = wrap(text, first, prefix + " " * len(first), self.width)
             self.item_prefix = None
         else:
-            indent = prefix + (depth_indent + "  " if self.lists else "")
-            block = wrap(text, indent, width=self.width)
+            block = wrap(text, self._indent(), width=self.width)
         self.blocks.append((block, self.list_count if self.lists else 0))
+
+    _HANDLERS: ClassVar[dict[str, Callable[[_TextWriter, list[Token], int], int | None]]] = {
+        "bullet_list_open": _list_open, "ordered_list_open": _list_open,
+        "bullet_list_close": _list_close, "ordered_list_close": _list_close,
+        "list_item_open": _item, "blockquote_open": _quote, "blockquote_close": _quote,
+        "inline": _inline, "fence": _code, "code_block": _code, "math_block": _math_block,
+        "hr": _rule, "table_open": _table,
+    }
 
     def joined(self) -> str:
         """Items of one list on consecutive lines, a blank line between other blocks."""
@@ -142,9 +175,22 @@ class _TextWriter:
 
 
 def tokens_to_text(tokens: list[Token], refs: LinkRefs, heading_shift: int = 0,
-                   width: int = WIDTH) -> str:
+                   width: int = WIDTH, notes: Notes | None = None) -> str:
     """Render parsed Markdown as plaintext: wrapped, lists kept, links numbered."""
-    writer = _TextWriter(refs, heading_shift, width)
-    for index in range(len(tokens)):
-        writer.token(tokens, index)
+    writer = _TextWriter(refs, heading_shift, width, notes)
+    index = 0
+    while index < len(tokens):
+        index = writer.token(tokens, index)
     return writer.joined()
+
+
+def notes_text(notes: Notes, refs: LinkRefs, width: int = WIDTH) -> str:
+    """The notes under an underlined 'Notes': '[^1] text', continued lines indented."""
+    if not notes.numbers:
+        return ""
+    items = []
+    for number, tokens in notes.items():
+        mark = f"[^{number}] "
+        body = tokens_to_text(tokens, refs, 1, width - len(mark), notes)
+        items.append(mark + textwrap.indent(body, " " * len(mark)).removeprefix(" " * len(mark)))
+    return underline("Notes", 3, width) + "\n\n" + "\n".join(items)
