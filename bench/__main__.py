@@ -10,7 +10,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import delivery_bench, render_bench
+from . import delivery_bench, dkim_bench, render_bench
 from .measure import Figure
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,6 +62,7 @@ def run(quick: bool, only: str | None) -> list[Figure]:
         "memory": lambda: delivery_bench.bench_memory(
             root, 200 if quick else 1_000, 2_000 if quick else 100_000, runs=1 if quick else 3),
         "window": lambda: delivery_bench.bench_duplicate_window(root, 500 if quick else 5_000),
+        "dkim": lambda: dkim_bench.run(root, quick),
         "import": lambda: delivery_bench.bench_import(root, 5_000 if quick else 100_000,
                                                       runs=2 if quick else 5),
     }

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from newsletter.errors import ConfigError, field_problem, read_text
+from newsletter.mail.dkim_settings import DKIMSettings
 from newsletter.sources.settings import SourcesSettings, flat_tracks
 
 CONFIG_NAME = "newsletter.toml"
@@ -163,6 +164,7 @@ class Config(BaseModel):
     arxiv_tracks: Annotated[dict[str, str], BeforeValidator(flat_tracks)] = Field(
         default_factory=dict)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)  # arXiv, Crossref
+    dkim: DKIMSettings = Field(default_factory=DKIMSettings)  # [dkim]: selector, keys
     selection: Selection = Field(default_factory=Selection)
     delivery: Delivery = Field(default_factory=Delivery)
     content_dir: Path = Path("seeds")

@@ -21,6 +21,7 @@ from newsletter.errors import NewsletterError
 COMMANDS = {
     "add": "add:add",
     "compose": "content:compose",
+    "dkim": "dkim:dkim",
     "papers": "content:papers",
     "import": "content:import_",
     "check": "lint:check",

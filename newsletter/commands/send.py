@@ -20,6 +20,7 @@ from newsletter.errors import DeliveryError, UsageError
 from newsletter.lint.report import CheckReport
 from newsletter.lint.runner import run_check
 from newsletter.mail.archive import new_message_id
+from newsletter.mail.dkim import signer_for as dkim_signer_for
 from newsletter.mail.template import MessageTemplate
 from newsletter.render.issue import Rendered, render_issue
 from newsletter.store import open_store
@@ -34,9 +35,13 @@ def render_for_sending(config: Config, date: dt.date) -> Rendered:
     return render_issue(issue, content.papers_of(issue, config.papers_dir), config)
 
 
-def message_template(config: Config, date: dt.date) -> MessageTemplate:
+def message_template(config: Config, date: dt.date, *, signed: bool = True) -> MessageTemplate:
+    """The issue's messages; DKIM-signed when keys are configured (a bad key stops here,
+    before anything is queued). `signed=False` still checks the keys but signs nothing."""
+    dkim = dkim_signer_for(config)
     return MessageTemplate(render_for_sending(config, date), config, date,
-                           signer_for(config).token, dt.datetime.now(dt.UTC))
+                           signer_for(config).token, dt.datetime.now(dt.UTC),
+                           sign=dkim.sign if dkim and signed else None)
 
 
 def _no_issue(config: Config, date: dt.date) -> DeliveryError:
@@ -117,7 +122,7 @@ def dry_run(config: Config, date: dt.date) -> Iterator[tuple[str, str, str | Non
 
     Every message is built, not sent: `problem` says why one would fail (None if it is fine).
     """
-    template = message_template(config, date)
+    template = message_template(config, date, signed=False)
     with open_store(config) as store:
         for subscriber in store.recipients(date.isoformat()):
             try:

@@ -20,6 +20,7 @@ from newsletter.content.readers import Content, parse_issue, parse_paper, requir
 from newsletter.diagnostics import Diagnostic
 from newsletter.errors import ContentError, NewsletterError, display_path
 from newsletter.lint.body_rules import markdown_rules
+from newsletter.lint.dkim_rules import dkim_findings
 from newsletter.lint.duplicates import PaperEntry, duplicate_rules
 from newsletter.lint.email_rules import Locator, email_rules
 from newsletter.lint.front_matter_rules import front_matter_rules
@@ -138,7 +139,7 @@ def run_check(config: Config, date: dt.date | None = None, *,
     require_content_folder(config.resolve(config.content_dir))
     files = _Files.load(config)
     pool = files.pool()
-    findings = files.findings + files.duplicate_findings(pool)
+    findings = files.findings + files.duplicate_findings(pool) + dkim_findings(config)
     if date is None:
         to_render, scope = [pool.issues[d] for d in sorted(pool.issues)], None
         report = CheckReport([], len(files.papers), len(files.issues))

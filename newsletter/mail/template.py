@@ -63,10 +63,13 @@ class MessageTemplate:
     """An issue's MIME message with slots; `build` makes one reader's bytes."""
 
     def __init__(self, rendered: Rendered, config: Config, issue_date: dt.date,
-                 token: Callable[[int], str] | None, now: dt.datetime) -> None:
-        """`token(subscriber_id) -> str` signs the unsubscribe link (None: no personal links)."""
+                 token: Callable[[int], str] | None, now: dt.datetime, *,
+                 sign: Callable[[bytes], bytes] | None = None) -> None:
+        """`token(subscriber_id) -> str` signs the unsubscribe link (None: no personal links);
+        `sign(message) -> message` adds the DKIM signatures (None: unsigned)."""
         refuse_header_injection(rendered.subject, "subject")
         self._token = token
+        self._sign = sign
         self._greeting = config.greeting_name
         self.list_id = list_id(config)
         self.unsubscribe_base = unsubscribe_base(config)
@@ -130,7 +133,8 @@ class MessageTemplate:
         out = [self._head, to, identity,
                b"List-Unsubscribe: <" + url.encode() + b">", self._mailto, self._separators[0]]
         out += self._bodies(greeting(name, self._greeting), url)
-        return b"".join(out)
+        data = b"".join(out)
+        return data if self._sign is None else self._sign(data)
 
     def build_sample(self, message_id: str) -> bytes:
         """The archive copy: a sample reader, the generic greeting, the bare unsubscribe link."""
