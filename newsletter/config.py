@@ -107,8 +107,10 @@ class Delivery(BaseModel):
     smtp_ca_file: Path | None = None  # extra CA bundle, e.g. a test server's own certificate
     # Upper bounds keep every duration within what a timer or a socket accepts.
     smtp_timeout: float = Field(60.0, gt=0, le=3600)
-    database: Path = Path("newsletter.sqlite3")
-    secret_file: Path | None = None  # default: .newsletter-secret beside the database
+    # A path or sqlite:///path (SQLite, from newsletter.toml's folder) or postgresql://...;
+    # text, not a Path, which would fold the "//" of a URL. NEWSLETTER_DATABASE_URL wins.
+    database: str = "newsletter.sqlite3"
+    secret_file: Path | None = None  # default: beside a SQLite database, else newsletter.toml
     connections: int = Field(4, ge=1, le=64)
     rate_limit: float = 0.0  # messages per second over all connections; 0 = off
     batch_size: int = Field(50, ge=1, le=10_000)
@@ -217,14 +219,19 @@ class Config(BaseModel):
 
     @property
     def database_path(self) -> Path:
-        return self.resolve(self.delivery.database)
+        """The SQLite file of delivery.database (see newsletter.store.urls for the URL)."""
+        return self.resolve(Path(self.delivery.database.removeprefix("sqlite:///")))
 
     @property
     def secret_path(self) -> Path:
-        """The unsubscribe-token key file: delivery.secret_file, else beside the database."""
+        """The unsubscribe-token key file: delivery.secret_file, else beside the SQLite
+        database, else (a database on a server) beside newsletter.toml."""
         key_file = self.delivery.secret_file
-        return self.resolve(key_file) if key_file else \
-            self.database_path.with_name(".newsletter-secret")
+        if key_file:
+            return self.resolve(key_file)
+        if "://" in self.delivery.database and not self.delivery.database.startswith("sqlite:"):
+            return self.root / ".newsletter-secret"
+        return self.database_path.with_name(".newsletter-secret")
 
 
 def find_config(start: Path | None = None) -> Path | None:

@@ -21,6 +21,7 @@ from newsletter.errors import NewsletterError
 COMMANDS = {
     "add": "add:add",
     "compose": "content:compose",
+    "db": "db:db",
     "dkim": "dkim:dkim",
     "papers": "content:papers",
     "import": "content:import_",

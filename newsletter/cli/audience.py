@@ -14,7 +14,7 @@ STATUS_CHOICE = click.Choice(["active", "unsubscribed", "bounced"])
 
 @click.group()
 def subscribers() -> None:
-    """Manage the subscriber list (a SQLite file beside newsletter.toml)."""
+    """Manage the subscriber list (SQLite or PostgreSQL: delivery.database)."""
 
 
 @subscribers.command(name="import")

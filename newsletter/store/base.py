@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,14 @@ from typing import Protocol
 
 STATUSES = ("active", "unsubscribed", "bounced")
 STATES = ("pending", "claimed", "sending", "sent", "failed", "skipped")
+# Every column of each table, in the order `dump` yields rows and `load` takes them back;
+# subscribers first, since ledger rows refer to them.
+TABLES: dict[str, tuple[str, ...]] = {
+    "subscribers": ("id", "email", "name", "status", "created_at", "updated_at"),
+    "deliveries": ("issue_date", "subscriber_id", "email", "state", "attempts",
+                   "next_attempt_at", "worker", "in_doubt", "reply", "updated_at"),
+}
+Row = tuple[object, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +63,8 @@ class Outstanding:
 class Store(Protocol):
     """Subscribers and the send ledger. One instance per thread."""
 
-    path: Path
+    path: Path  # the SQLite file; Path() for a database on a server, which has no local file
+    url: str  # where it is, fit for output: sqlite:////path, or postgresql://... (no password)
 
     def close(self) -> None: ...
     def __enter__(self) -> Store: ...
@@ -94,6 +103,18 @@ class Store(Protocol):
     def counts(self, issue: str) -> dict[str, int]: ...
     def rows(self, issue: str, state: str | None = None, *,
              in_doubt: bool = False) -> Iterator[tuple[str, str, int, str | None]]: ...
+
+    # moving a list (`newsletter db copy`)
+    def dump(self) -> Generator[tuple[str, Row], None, None]:
+        """(table, row) of every row, all of TABLES' columns, one consistent snapshot."""
+        ...
+
+    def load(self, rows: Iterable[tuple[str, Row]]) -> dict[str, int]:
+        """Rows as `dump` yields them, ids kept, in one transaction: rows per table.
+
+        Refuses a store that already has rows (DeliveryError, code "not-empty").
+        """
+        ...
 
 
 def stamp(now: float | None = None) -> str:

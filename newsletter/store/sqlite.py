@@ -26,13 +26,16 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 from newsletter.errors import DeliveryError
-from newsletter.store.base import STATES, Claim, Outstanding, Subscriber, stamp
-from newsletter.store.migrations import MIGRATIONS
+from newsletter.store.base import STATES, TABLES, Claim, Outstanding, Row, Subscriber, stamp
+from newsletter.store.migrations import latest, pending
+from newsletter.store.urls import sqlite_url
 
 _START_ATTEMPT = """
     UPDATE deliveries SET state = 'sending', attempts = attempts + 1
@@ -59,6 +62,7 @@ class SQLiteStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.url = sqlite_url(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = _writer_lock(path)
         try:
@@ -94,18 +98,15 @@ class SQLiteStore:
 
     def _migrate(self) -> None:
         self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        if self.schema_version() == len(MIGRATIONS):
+        if self.schema_version() == latest():
             return
         with self._write() as db:
-            current = self.schema_version()  # again: another process may have migrated
-            if current > len(MIGRATIONS):
-                raise DeliveryError(
-                    f"database schema v{current} is newer than this program (v{len(MIGRATIONS)})",
-                    path=self.path, hint="upgrade newsletter")
-            for migration in MIGRATIONS[current:]:
-                migration(db)
+            # Read again under the write lock: another process may have migrated meanwhile.
+            for migration in pending(self.schema_version(), self.path):
+                for statement in migration.sqlite:
+                    db.execute(statement)
             db.execute("DELETE FROM schema_version")
-            db.execute("INSERT INTO schema_version (version) VALUES (?)", (len(MIGRATIONS),))
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (latest(),))
 
     def schema_version(self) -> int:
         row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
@@ -365,3 +366,35 @@ class SQLiteStore:
         if in_doubt:
             sql += " AND in_doubt = 1"
         yield from self._db.execute(sql + " ORDER BY email", params)
+
+    # -- moving a list --------------------------------------------------------------------------
+
+    def dump(self) -> Generator[tuple[str, Row], None, None]:
+        """(table, row) of every row in key order, read in one transaction (one snapshot)."""
+        self._db.execute("BEGIN")
+        try:
+            for table, columns in TABLES.items():
+                for row in self._db.execute(f"SELECT {', '.join(columns)} FROM {table} "
+                                            f"ORDER BY {columns[0]}, {columns[1]}"):
+                    yield table, row
+        finally:
+            self._db.execute("COMMIT")
+
+    def load(self, rows: Iterable[tuple[str, Row]]) -> dict[str, int]:
+        """Rows as `dump` yields them (ids kept) into this empty store, in one transaction."""
+        loaded = dict.fromkeys(TABLES, 0)
+        with self._write() as db:
+            found = db.execute("SELECT (SELECT count(*) FROM subscribers), "
+                               "(SELECT count(*) FROM deliveries)").fetchone()
+            if any(found):
+                raise DeliveryError(f"is not empty: {found[0]} subscriber(s), {found[1]} "
+                                    "ledger row(s)", path=self.path, code="not-empty",
+                                    hint="copy into a new, empty database")
+            for table, group in groupby(rows, key=itemgetter(0)):
+                columns = TABLES[table]
+                before = db.total_changes
+                db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
+                               f"VALUES ({', '.join('?' * len(columns))})",
+                               (row for _, row in group))
+                loaded[table] += db.total_changes - before
+        return loaded

@@ -1,0 +1,583 @@
+"""The Store contract, run against both backends: a real SQLite file and a real PostgreSQL server.
+
+Every test taking `store` or `url` runs twice. The PostgreSQL server is started once for the
+session by tests/support/postgres.py (initdb as the `postgres` user, 127.0.0.1 only); each
+test gets an empty schema of its own. Also here: the schema's migrations on both backends,
+from a v1 SQLite file as today's code writes it, and what only PostgreSQL has (SKIP LOCKED,
+its advisory lock, concurrent first opens).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import astuple
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from newsletter.errors import DeliveryError
+from newsletter.store import migrations as migrations_module
+from newsletter.store import open_url
+from newsletter.store.base import TABLES, Store
+from newsletter.store.migrations import Migration, latest
+from newsletter.store.urls import is_sqlite, sqlite_path, sqlite_url
+from support.postgres import (  # noqa: F401  (the fixtures)
+    PostgresServer,
+    postgres_fixtures,
+    postgres_url_fixture,
+)
+
+ISSUE = "2025-11-28"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "news.sqlite3")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    with open_url(url) as opened:
+        yield opened
+
+
+def _sql(url: str, statement: str) -> list[tuple]:
+    """One statement on a connection of our own, committed: what another program would do."""
+    if is_sqlite(url):
+        db = sqlite3.connect(sqlite_path(url))
+        try:
+            rows = db.execute(statement).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
+    with psycopg.connect(url, autocommit=True) as pg:
+        cursor = pg.execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _subscribe(store: Store, count: int) -> None:
+    store.upsert_subscribers((f"r{i}@example.org", f"R {i}", "active") for i in range(count))
+
+
+# -- schema ---------------------------------------------------------------------------------
+
+
+def test_created_on_first_open_and_reopened_as_it_is(url: str) -> None:
+    with open_url(url) as store:
+        assert store.schema_version() == latest()
+        _subscribe(store, 2)
+    with open_url(url) as again:
+        assert again.schema_version() == latest() and again.count_subscribers() == 2
+    assert _sql(url, "SELECT count(*) FROM schema_version") == [(1,)]
+
+
+def test_a_newer_database_is_refused_in_one_line(url: str) -> None:
+    open_url(url).close()
+    _sql(url, "UPDATE schema_version SET version = 99")
+    with pytest.raises(DeliveryError) as refused:
+        open_url(url)
+    line = refused.value.one_line()
+    assert f"database schema v99 is newer than this program (v{latest()})" in line
+    assert line.endswith("(upgrade newsletter)") and "\n" not in line
+    assert refused.value.code == "schema-newer"
+
+
+def test_a_new_step_upgrades_and_keeps_the_rows(url: str, monkeypatch) -> None:
+    with open_url(url) as store:
+        _subscribe(store, 3)
+        store.enqueue(ISSUE)
+    step = "CREATE INDEX subscribers_by_name ON subscribers (name)"
+    monkeypatch.setattr(migrations_module, "MIGRATIONS",
+                        [*migrations_module.MIGRATIONS, Migration(2, (step,), (step,))])
+    with open_url(url) as store:
+        assert store.schema_version() == 2
+        assert store.count_subscribers() == 3 and store.counts(ISSUE)["pending"] == 3
+    with open_url(url) as store:  # applied once: a second open has nothing to do
+        assert store.schema_version() == 2
+    monkeypatch.undo()
+    with pytest.raises(DeliveryError, match="schema v2 is newer"):
+        open_url(url)
+
+
+# The v1 schema exactly as the code before PostgreSQL wrote it (newsletter/store/migrations.py).
+TODAYS_V1 = [
+    """CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+    "CREATE INDEX subscribers_by_status ON subscribers (status, id)",
+    """CREATE TABLE deliveries (
+            issue_date TEXT NOT NULL,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+            email TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
+                ('pending', 'claimed', 'sending', 'sent', 'failed', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            worker TEXT,
+            in_doubt INTEGER NOT NULL DEFAULT 0,
+            reply TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (issue_date, subscriber_id))""",
+    "CREATE INDEX deliveries_queue ON deliveries (issue_date, state, next_attempt_at)",
+]
+
+
+def _todays_v1_file(path: Path) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    db.execute("BEGIN IMMEDIATE")
+    for statement in TODAYS_V1:
+        db.execute(statement)
+    db.execute("INSERT INTO schema_version (version) VALUES (1)")
+    db.execute("INSERT INTO subscribers VALUES (7, 'ada@example.org', 'Ada', 'active', "
+               "'2025-11-01T10:00:00Z', '2025-11-02T10:00:00Z')")
+    db.execute("INSERT INTO deliveries VALUES ('2025-11-21', 7, 'ada@example.org', 'sent', 1, "
+               "0, NULL, 0, '250 OK', '2025-11-21T09:00:00Z')")
+    db.execute("COMMIT")
+    db.close()
+
+
+def _shape(path: Path) -> dict[str, list[tuple]]:
+    db = sqlite3.connect(path)
+    try:
+        return {f"{table}.{pragma}": db.execute(f"PRAGMA {pragma}({table})").fetchall()
+                for table in (*TABLES, "schema_version")
+                for pragma in ("table_info", "index_list", "foreign_key_list")}
+    finally:
+        db.close()
+
+
+def test_a_v1_file_of_todays_code_opens_with_its_rows(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.sqlite3", tmp_path / "new.sqlite3"
+    _todays_v1_file(old)
+    open_url(sqlite_url(new)).close()
+    assert _shape(old) == _shape(new)  # the shared v1 step is today's schema, column for column
+    with open_url(sqlite_url(old)) as store:
+        assert store.schema_version() == latest()
+        assert [astuple(s) for s in store.iter_subscribers()] == \
+            [(7, "ada@example.org", "Ada", "active")]
+        assert list(store.rows("2025-11-21")) == [("ada@example.org", "sent", 1, "250 OK")]
+        store.upsert_subscribers([("bob@example.org", "Bob", "active")])
+        assert store.subscriber("bob@example.org").id == 8
+
+
+def test_both_dialects_make_the_same_tables(tmp_path: Path, postgres_url: str) -> None:
+    open_url(sqlite_url(tmp_path / "n.sqlite3")).close()
+    open_url(postgres_url).close()
+    schema = postgres_url.rpartition("%3D")[2]
+    for table, columns in TABLES.items():
+        lite = [row[1] for row in _sql(sqlite_url(tmp_path / "n.sqlite3"),
+                                       f"PRAGMA table_info({table})")]
+        pg = [row[0] for row in _sql(postgres_url, (
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            f"'{schema}' AND table_name = '{table}' ORDER BY ordinal_position"))]
+        assert lite == pg == list(columns)
+
+
+# -- subscribers ----------------------------------------------------------------------------
+
+
+def test_upsert_is_idempotent_and_never_reactivates(store: Store) -> None:
+    rows = [("a@example.org", "Ann", "active"), ("b@example.org", "Bob", "active")]
+    assert store.upsert_subscribers(rows) == (2, 0)
+    assert store.upsert_subscribers(rows) == (0, 0)
+    store.set_status(store.subscriber("a@example.org").id, "unsubscribed")
+    assert store.upsert_subscribers([("a@example.org", "Ann", "active")]) == (0, 0)
+    assert store.subscriber("a@example.org").status == "unsubscribed"
+    assert store.upsert_subscribers([("b@example.org", "", "active")]) == (0, 0)
+    assert store.upsert_subscribers([("b@example.org", "Robert", "bounced")]) == (0, 1)
+    assert store.subscriber("b@example.org").name == "Robert"
+    assert store.subscriber("b@example.org").status == "bounced"
+    assert store.upsert_subscribers([]) == (0, 0)
+
+
+def test_an_address_twice_in_one_upsert_is_applied_in_order(store: Store) -> None:
+    store.upsert_subscribers([("old@example.org", "Old", "active")])
+    added, updated = store.upsert_subscribers([
+        ("new@example.org", "First", "active"), ("old@example.org", "Renamed", "active"),
+        ("new@example.org", "", "bounced"), ("new@example.org", "Third", "active"),
+        ("c@example.org", "C", "active")])
+    assert (added, updated) == (2, 3)
+    new = store.subscriber("new@example.org")
+    assert (new.name, new.status) == ("Third", "bounced")  # left, so never active again
+    assert store.subscriber("old@example.org").name == "Renamed"
+
+
+def test_an_import_keeps_the_order_and_every_occurrence(store: Store) -> None:
+    rows = [(f"{c}@example.org", c.upper(), "active") for c in "abcdefgh"]
+    rows[5] = ("a@example.org", "", "unsubscribed")  # a later chunk: a suppression
+    rows[7] = ("g@example.org", "Gee", "active")  # twice within the last chunk
+    assert store.upsert_subscribers(rows) == (6, 2)
+    assert [(s.email, s.name, s.status) for s in store.iter_subscribers()] == [
+        ("a@example.org", "A", "unsubscribed"), ("b@example.org", "B", "active"),
+        ("c@example.org", "C", "active"), ("d@example.org", "D", "active"),
+        ("e@example.org", "E", "active"), ("g@example.org", "Gee", "active")]
+
+
+def test_an_import_that_fails_half_way_stores_nothing(store: Store) -> None:
+    _subscribe(store, 2)
+
+    def broken():
+        yield from [(f"x{i}@example.org", "", "active") for i in range(7)]
+        raise ValueError("the file ended badly")
+
+    with pytest.raises(ValueError, match="ended badly"):
+        store.upsert_subscribers(broken())
+    with pytest.raises(Exception, match="status"):  # the database's own check refuses it
+        store.upsert_subscribers([("y@example.org", "", "active")] * 4 +
+                                 [("z@example.org", "", "paused")])
+    assert store.count_subscribers() == 2
+    assert store.upsert_subscribers([("y@example.org", "", "active")]) == (1, 0)
+
+
+def test_ids_follow_the_order_rows_came_in(store: Store) -> None:
+    emails = [f"{c}@example.org" for c in "qwertyuiop"]
+    store.upsert_subscribers((email, "", "active") for email in emails)
+    assert [s.email for s in store.iter_subscribers()] == emails
+    ids = [s.id for s in store.iter_subscribers()]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert store.subscriber(id=ids[3]).email == emails[3]
+    assert store.subscriber("nobody@example.org") is None
+
+
+def test_names_and_statuses_change_one_at_a_time(store: Store) -> None:
+    _subscribe(store, 3)
+    one = store.subscriber("r1@example.org")
+    store.set_name(one.id, "Tab\there, quote ' and \\ backslash, naïve")
+    store.set_status(one.id, "bounced")
+    assert astuple(store.subscriber(id=one.id)) == \
+        (one.id, one.email, "Tab\there, quote ' and \\ backslash, naïve", "bounced")
+    assert store.count_subscribers() == 3 and store.count_subscribers("active") == 2
+    assert [s.email for s in store.iter_subscribers("bounced")] == ["r1@example.org"]
+
+
+def test_a_list_streams_and_can_be_left_half_read(store: Store) -> None:
+    _subscribe(store, 5000)
+    stream = store.iter_subscribers()
+    assert next(stream).email == "r0@example.org"
+    store.set_status(store.subscriber("r4999@example.org").id, "unsubscribed")  # meanwhile
+    stream.close()
+    assert sum(1 for _ in store.iter_subscribers("active")) == 4999
+    assert store.count_subscribers("unsubscribed") == 1
+
+
+# -- the send ledger ------------------------------------------------------------------------
+
+
+def test_enqueue_claim_send_and_counts(store: Store) -> None:
+    _subscribe(store, 5)
+    store.set_status(store.subscriber("r4@example.org").id, "unsubscribed")
+    assert store.enqueue(ISSUE) == 4
+    assert store.enqueue(ISSUE) == 0
+    first = store.claim_batch(ISSUE, "w1", 3, time.time())
+    second = store.claim_batch(ISSUE, "w2", 3, time.time())
+    assert [c.email for c in first] == ["r0@example.org", "r1@example.org", "r2@example.org"]
+    assert len(second) == 1 and (second[0].name, second[0].attempts) == ("R 3", 0)
+    claim = first[0]
+    assert not store.start_attempt(ISSUE, "w2", claim.subscriber_id)
+    assert store.start_attempt(ISSUE, "w1", claim.subscriber_id)
+    store.mark_sent(ISSUE, claim.subscriber_id, "250 OK")
+    store.release(ISSUE, "w2", [c.subscriber_id for c in first + second])
+    assert store.counts(ISSUE)["claimed"] == 2
+    store.release(ISSUE, "w1", [c.subscriber_id for c in first])
+    store.release(ISSUE, "w1", [])
+    counts = store.counts(ISSUE)
+    assert (counts["sent"], counts["pending"], counts["claimed"]) == (1, 3, 0)
+    assert set(counts) == {"pending", "claimed", "sending", "sent", "failed", "skipped",
+                           "in_doubt"}
+    assert list(store.rows(ISSUE, "sent")) == [(claim.email, "sent", 1, "250 OK")]
+    assert [row[0] for row in store.rows(ISSUE)] == [f"r{i}@example.org" for i in range(4)]
+
+
+def test_sent_and_the_next_in_flight_in_one_statement(store: Store) -> None:
+    _subscribe(store, 3)
+    store.enqueue(ISSUE)
+    first, second, third = store.claim_batch(ISSUE, "w1", 3, time.time())
+    assert store.start_attempt(ISSUE, "w1", first.subscriber_id)
+    assert store.mark_sent_and_start(ISSUE, first.subscriber_id, "250 OK", "w1",
+                                     second.subscriber_id)
+    rows = {row[0]: row[1:] for row in store.rows(ISSUE)}
+    assert rows[first.email] == ("sent", 1, "250 OK")
+    assert rows[second.email] == ("sending", 1, None)
+    store.release(ISSUE, "w1", [third.subscriber_id])
+    assert not store.mark_sent_and_start(ISSUE, second.subscriber_id, "250 OK", "w1",
+                                         third.subscriber_id)
+    counts = store.counts(ISSUE)
+    assert (counts["sent"], counts["sending"], counts["pending"]) == (2, 0, 1)
+
+
+def test_unstart_takes_the_attempt_back(store: Store) -> None:
+    _subscribe(store, 1)
+    store.enqueue(ISSUE)
+    claim, = store.claim_batch(ISSUE, "w", 1, time.time())
+    store.start_attempt(ISSUE, "w", claim.subscriber_id)
+    store.unstart(ISSUE, claim.subscriber_id)
+    assert list(store.rows(ISSUE)) == [(claim.email, "claimed", 0, None)]
+
+
+def test_recover_reports_only_rows_in_flight(store: Store) -> None:
+    _subscribe(store, 4)
+    store.enqueue(ISSUE)
+    batch = store.claim_batch(ISSUE, "dead", 4, time.time())
+    store.start_attempt(ISSUE, "dead", batch[0].subscriber_id)
+    assert store.recover(ISSUE) == 1
+    counts = store.counts(ISSUE)
+    assert (counts["pending"], counts["in_doubt"], counts["claimed"]) == (4, 1, 0)
+    assert [row[0] for row in store.rows(ISSUE, in_doubt=True)] == [batch[0].email]
+    assert store.recover(ISSUE) == 0
+
+
+def test_a_retried_row_claimed_by_another_worker_stays_theirs(store: Store) -> None:
+    _subscribe(store, 2)
+    store.enqueue(ISSUE)
+    batch = store.claim_batch(ISSUE, "w1", 2, time.time())
+    store.start_attempt(ISSUE, "w1", batch[0].subscriber_id)
+    store.mark_retry(ISSUE, batch[0].subscriber_id, "451 later", 0)
+    taken = store.claim_batch(ISSUE, "w2", 2, time.time())
+    assert [(c.subscriber_id, c.attempts) for c in taken] == [(batch[0].subscriber_id, 1)]
+    store.release(ISSUE, "w1", [c.subscriber_id for c in batch])
+    assert not store.start_attempt(ISSUE, "w1", batch[0].subscriber_id)
+    assert store.start_attempt(ISSUE, "w2", batch[0].subscriber_id)
+    assert store.counts(ISSUE)["pending"] == 1
+
+
+def test_retry_waits_and_bounce_marks_the_subscriber(store: Store) -> None:
+    _subscribe(store, 3)
+    store.enqueue(ISSUE)
+    a, b, c = store.claim_batch(ISSUE, "w", 3, time.time())
+    later = time.time() + 60.25
+    store.mark_retry(ISSUE, a.subscriber_id, "451 later", later)
+    store.mark_failed(ISSUE, b.subscriber_id, "550 5.1.1 no such user", bounced=True)
+    store.mark_failed(ISSUE, c.subscriber_id, "not sent: subscriber is unsubscribed",
+                      state="skipped")
+    assert store.claim_batch(ISSUE, "w", 5, time.time()) == []
+    left = store.outstanding(ISSUE)
+    assert (left.pending, left.in_flight, left.next_due) == (1, 0, later)
+    assert store.subscriber(id=b.subscriber_id).status == "bounced"
+    assert store.subscriber(id=c.subscriber_id).status == "active"
+    assert store.counts(ISSUE)["skipped"] == 1
+    assert store.enqueue("2025-12-05") == 2
+    assert store.outstanding("2030-01-01") == type(left)(0, 0, None)
+
+
+def test_recipients_streams_who_is_left(store: Store) -> None:
+    _subscribe(store, 3)
+    store.enqueue(ISSUE)
+    claim = store.claim_batch(ISSUE, "w", 1, time.time())[0]
+    store.mark_sent(ISSUE, claim.subscriber_id, "250 OK")
+    assert [s.email for s in store.recipients(ISSUE)] == ["r1@example.org", "r2@example.org"]
+
+
+def test_forget_removes_the_ledger_rows_too(store: Store) -> None:
+    _subscribe(store, 1)
+    store.enqueue(ISSUE)
+    store.delete_subscriber(store.subscriber("r0@example.org").id)
+    assert store.count_subscribers() == 0 and sum(store.counts(ISSUE).values()) == 0
+
+
+def test_only_one_send_at_a_time(url: str) -> None:
+    with open_url(url) as one, open_url(url) as two:
+        with one.send_lock():
+            with pytest.raises(DeliveryError, match="another send is running"), two.send_lock():
+                pass
+            with pytest.raises(DeliveryError, match="another send is running"), one.send_lock():
+                pass
+        with two.send_lock():
+            pass
+
+
+def test_workers_in_threads_claim_disjoint_batches(url: str) -> None:
+    with open_url(url) as store:
+        _subscribe(store, 400)
+        store.enqueue(ISSUE)
+    claimed: list[list[int]] = [[] for _ in range(4)]
+
+    def work(index: int) -> None:
+        with open_url(url) as mine:
+            while batch := mine.claim_batch(ISSUE, f"w{index}", 7, time.time()):
+                claimed[index] += [c.subscriber_id for c in batch]
+                for claim in batch:
+                    assert mine.start_attempt(ISSUE, f"w{index}", claim.subscriber_id)
+                    mine.mark_sent(ISSUE, claim.subscriber_id, "250 OK")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [sid for ids in claimed for sid in ids]
+    assert len(every) == len(set(every)) == 400
+    with open_url(url) as store:
+        assert store.counts(ISSUE)["sent"] == 400
+
+
+# -- the same story on both: every answer and the final tables agree --------------------------
+
+
+def _story(store: Store, seed: int) -> list[object]:
+    """A random but repeatable mix of every operation; what each one answered."""
+    rng = random.Random(seed)
+    pool = [f"p{i}@example.org" for i in range(40)]
+    said: list[object] = []
+    now = 1_764_000_000.0
+    for step in range(120):
+        move = rng.choice(["upsert"] * 3 + ["status", "name", "forget", "enqueue", "send"] * 2)
+        if move == "upsert":
+            rows = [(rng.choice(pool), rng.choice(["", "Ann", "Bob"]),
+                     rng.choice(["active"] * 4 + ["unsubscribed", "bounced"]))
+                    for _ in range(rng.randint(0, 12))]
+            said.append(store.upsert_subscribers(rows))
+        elif move in ("status", "name", "forget"):
+            found = store.subscriber(rng.choice(pool))
+            if found is not None and move == "status":
+                store.set_status(found.id, rng.choice(["active", "unsubscribed"]))
+            elif found is not None and move == "name":
+                store.set_name(found.id, rng.choice(["", "Cy", "Di"]))
+            elif found is not None:
+                store.delete_subscriber(found.id)
+        elif move == "enqueue":
+            said.append(store.enqueue(rng.choice([ISSUE, "2025-12-05"])))
+        else:
+            said += _send_some(store, rng, f"w{step % 3}", now + step)
+        said.append((store.count_subscribers(), store.counts(ISSUE), store.outstanding(ISSUE)))
+    said.append(store.recover(ISSUE))
+    said.append([(s.email, s.name, s.status) for s in store.iter_subscribers()])
+    said.append([(s.email, s.name, s.status) for s in store.recipients(ISSUE)])
+    said.append(list(store.rows(ISSUE)) + list(store.rows("2025-12-05", in_doubt=True)))
+    return said
+
+
+def _send_some(store: Store, rng: random.Random, worker: str, now: float) -> list[object]:
+    # Every due row: rows due at the same time may come in another order on each backend
+    # (SQLite: the order they were queued in; PostgreSQL: subscriber id).
+    batch = sorted(store.claim_batch(ISSUE, worker, 1000, now), key=lambda c: c.email)
+    said: list[object] = [[(c.email, c.name, c.status, c.attempts) for c in batch]]
+    for claim, upcoming in zip(batch, [*batch[1:], None], strict=False):
+        outcome = rng.choice(["sent", "retry", "failed", "bounce", "left", "in flight",
+                              "sent and next", "unstarted"])
+        if outcome == "left" or not store.start_attempt(ISSUE, worker, claim.subscriber_id):
+            continue
+        if outcome == "sent":
+            store.mark_sent(ISSUE, claim.subscriber_id, "250 OK")
+        elif outcome == "sent and next" and upcoming is not None:
+            said.append(store.mark_sent_and_start(ISSUE, claim.subscriber_id, "250 OK", worker,
+                                                  upcoming.subscriber_id))
+        elif outcome == "unstarted":
+            store.unstart(ISSUE, claim.subscriber_id)
+        elif outcome == "retry":
+            store.mark_retry(ISSUE, claim.subscriber_id, "451 later", now + rng.random())
+        elif outcome in ("failed", "bounce"):
+            store.mark_failed(ISSUE, claim.subscriber_id, "550 no", bounced=outcome == "bounce")
+    store.release(ISSUE, worker, [c.subscriber_id for c in batch])
+    return said
+
+
+def _tables(store: Store) -> dict[str, list[tuple]]:
+    """Every row keyed by address, without ids (PostgreSQL never reuses one) and timestamps."""
+    emails: dict[object, object] = {}
+    found: dict[str, list[tuple]] = {table: [] for table in TABLES}
+    for table, row in store.dump():
+        if table == "subscribers":
+            emails[row[0]] = row[1]
+            found[table].append(row[1:4])
+        else:
+            found[table].append((row[0], emails[row[1]], *row[2:-1]))
+    return {table: sorted(rows, key=repr) for table, rows in found.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_both_backends_tell_the_same_story(tmp_path: Path, postgres_url: str, seed: int) -> None:
+    with open_url(sqlite_url(tmp_path / "s.sqlite3")) as lite, open_url(postgres_url) as pg:
+        assert _story(lite, seed) == _story(pg, seed)
+        assert _tables(lite) == _tables(pg)
+
+
+# -- what only PostgreSQL has ---------------------------------------------------------------
+
+
+def test_a_row_locked_elsewhere_is_skipped_not_waited_for(postgres_url: str) -> None:
+    with open_url(postgres_url) as store:
+        _subscribe(store, 3)
+        store.enqueue(ISSUE)
+        first = store.subscriber("r0@example.org").id
+        with psycopg.connect(postgres_url) as other:  # a transaction holding one row
+            other.execute("SELECT 1 FROM deliveries WHERE subscriber_id = %s FOR UPDATE",
+                          (first,))
+            started = time.monotonic()
+            batch = store.claim_batch(ISSUE, "w", 3, time.time())
+            assert time.monotonic() - started < 2
+            assert [c.email for c in batch] == ["r1@example.org", "r2@example.org"]
+        assert [c.email for c in store.claim_batch(ISSUE, "w", 3, time.time())] == \
+            ["r0@example.org"]
+
+
+def test_lists_in_two_schemas_of_one_database_send_at_once(postgres_server) -> None:
+    first, second = postgres_server.create_schema(), postgres_server.create_schema()
+    with open_url(first) as one, open_url(second) as two, open_url(first) as again, \
+            one.send_lock(), two.send_lock(), \
+            pytest.raises(DeliveryError, match="another send"), again.send_lock():
+        pass
+
+
+def test_processes_opening_a_new_database_at_once_migrate_it_once(postgres_url: str) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_it() -> None:
+        try:
+            barrier.wait()
+            open_url(postgres_url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _sql(postgres_url, "SELECT version FROM schema_version") == [(latest(),)]
+
+
+def test_tables_of_another_program_are_one_line(postgres_url: str) -> None:
+    _sql(postgres_url, "CREATE TABLE subscribers (who TEXT)")
+    with pytest.raises(DeliveryError) as refused:
+        open_url(postgres_url)
+    assert refused.value.one_line().startswith(
+        f"{postgres_url}: cannot make the tables of schema v{latest()}: relation \"subscribers\" "
+        "already exists (give newsletter a database")
+
+
+def test_a_lost_connection_is_one_line(postgres_server, postgres_url: str) -> None:
+    with open_url(postgres_url) as store:
+        _subscribe(store, 1)
+        with postgres_server.admin() as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE application_name = 'newsletter' AND pid <> pg_backend_pid()")
+        with pytest.raises(DeliveryError) as lost:
+            store.count_subscribers()
+    assert lost.value.one_line().startswith(f"lost the connection to {postgres_url}: ")
+    assert lost.value.code == "database-unreachable"
+
+
+def test_a_server_that_cannot_start_fails_loudly(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NEWSLETTER_PG_BINDIR", str(tmp_path / "no-postgresql-here"))
+    server = PostgresServer(tmp_path / "cluster")
+    with pytest.raises(RuntimeError, match="initdb"):
+        server.start()
+    server.stop()
+    assert not (tmp_path / "cluster").exists()
