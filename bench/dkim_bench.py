@@ -36,13 +36,13 @@ from dkim.canonicalization import Relaxed
 from newsletter.config import load_config
 from newsletter.mail.dkim import (
     DKIMSigner,
-    SigningProcesses,
     dkimpy_sign,
     parse_ed25519_key,
     parse_rsa_key,
     relaxed_body,
     split_message,
 )
+from newsletter.mail.dkim_processes import SigningProcesses
 
 from . import delivery_bench, render_bench
 from .measure import Figure, summarize

@@ -27,7 +27,6 @@ from newsletter.mail.dkim import (
     RSA_ENV,
     SIGNED_HEADERS,
     DKIMSigner,
-    SigningProcesses,
     dkimpy_sign,
     parse_ed25519_key,
     parse_rsa_key,
@@ -37,6 +36,7 @@ from newsletter.mail.dkim import (
     signer_for,
     split_message,
 )
+from newsletter.mail.dkim_processes import SigningProcesses
 from newsletter.mail.dkim_settings import DKIMSettings
 from newsletter.mail.template import MessageTemplate
 from support.project import Project

@@ -15,14 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError, OutputError, UsageError
-from newsletter.mail.dkim import (
-    SigningKey,
-    dkim_plan,
-    key_paths,
-    settings_of,
-    signer_for,
-    txt_record,
-)
+from newsletter.mail.dkim import signer_for
+from newsletter.mail.dkim_keys import SigningKey, dkim_plan, key_paths, settings_of, txt_record
 from newsletter.mail.dkim_settings import ALGORITHMS, Algorithm, DKIMSettings, selector_problem
 from newsletter.mail.headers import message_domain
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from newsletter.config import Config
 from newsletter.diagnostics import Diagnostic
 from newsletter.errors import ConfigError
-from newsletter.mail.dkim import dkim_plan
+from newsletter.mail.dkim_keys import dkim_plan
 from newsletter.mail.dkim_settings import DKIMSettings
 
 RECOMMENDED_RSA_BITS = 2048
