@@ -10,7 +10,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import delivery_bench, dkim_bench, render_bench
+from . import delivery_bench, dkim_bench, pg_bench, render_bench
 from .measure import Figure
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +65,8 @@ def run(quick: bool, only: str | None) -> list[Figure]:
         "dkim": lambda: dkim_bench.run(root, quick),
         "import": lambda: delivery_bench.bench_import(root, 5_000 if quick else 100_000,
                                                       runs=2 if quick else 5),
+        "postgres": lambda: pg_bench.run(root, quick),
+        "web": lambda: __import__("bench.web_bench", fromlist=["run"]).run(root, quick),
     }
     figures: list[Figure] = []
     for name, suite in suites.items():

@@ -19,9 +19,11 @@ from pydantic import (
     field_validator,
 )
 
+from newsletter.delivery.bounce_settings import BounceSettings
 from newsletter.errors import ConfigError, field_problem, read_text
 from newsletter.mail.dkim_settings import DKIMSettings
 from newsletter.sources.settings import SourcesSettings, flat_tracks
+from newsletter.web.settings import WebSettings
 
 CONFIG_NAME = "newsletter.toml"
 MIN_RATE = 0.001  # messages per second; a far slower pace would overflow the wait between two
@@ -120,6 +122,10 @@ class Delivery(BaseModel):
     list_id: str | None = None  # default: <title-slug>.<sender domain>
     unsubscribe_url: str | None = None  # default: <base_url>/unsubscribe
     unsubscribe_mailto: str | None = None  # default: from_address
+    # The return path: default bounces@<from domain>; VERP adds +<issue>.<token>.
+    bounce_address: str | None = None
+    lease_seconds: float = Field(30.0, ge=1, le=3600)  # a send process's lease (PostgreSQL)
+    ehlo_name: str | None = None  # EHLO name; default: this machine's FQDN, else the From domain
     log_every: int = Field(1000, ge=1, le=10**9)  # progress lines when stderr is not a terminal
     log_seconds: float = Field(5.0, gt=0, le=3600)  # ... or this often, whichever comes first
 
@@ -139,7 +145,7 @@ class Delivery(BaseModel):
             raise ValueError(problem)
         return value
 
-    @field_validator("unsubscribe_mailto")
+    @field_validator("unsubscribe_mailto", "bounce_address")
     @classmethod
     def _mailto(cls, value: str | None) -> str | None:
         return None if value is None else sender_address(value)
@@ -167,6 +173,8 @@ class Config(BaseModel):
         default_factory=dict)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)  # arXiv, Crossref
     dkim: DKIMSettings = Field(default_factory=DKIMSettings)  # [dkim]: selector, keys
+    bounces: BounceSettings = Field(default_factory=BounceSettings)  # [bounces]
+    web: WebSettings = Field(default_factory=WebSettings)  # [web]: newsletter serve
     selection: Selection = Field(default_factory=Selection)
     delivery: Delivery = Field(default_factory=Delivery)
     content_dir: Path = Path("seeds")
@@ -247,7 +255,8 @@ def find_config(start: Path | None = None) -> Path | None:
 # Settings a CI job gives as environment variables (secrets and per-run choices); each wins
 # over newsletter.toml. NEWSLETTER_DATABASE_URL, NEWSLETTER_SMTP_PASSWORD and NEWSLETTER_SECRET
 # are read where they are used.
-ENVIRONMENT = {"NEWSLETTER_SMTP_URL": "smtp_url", "NEWSLETTER_TRANSPORT": "transport"}
+ENVIRONMENT = {"NEWSLETTER_SMTP_URL": "smtp_url", "NEWSLETTER_TRANSPORT": "transport",
+               "NEWSLETTER_LEASE_SECONDS": "lease_seconds"}
 CONFIG_ENV = "NEWSLETTER_CONFIG"
 
 

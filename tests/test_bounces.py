@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import mailbox
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ EXPECTED = {
     "postfix-delayed.eml": BounceEvent(
         Kind.SOFT, "reader@full.test", ISSUE, 13, "4.2.2",
         "X-Postfix; mailbox full (the test's remote)",
-        "<20251128.13.3f2a9c41d0@news.test>", ("reader@full.test",)),
+        "<20251128.13.3f2a9c41d0@news.test>", ("reader@full.test",), delayed=True),
     "exim-dsn.eml": BounceEvent(
         Kind.HARD, "reader@example.net", ISSUE, 14, "5.1.1",
         "smtp; 550 5.1.1 <reader@example.net>: Recipient address rejected: User unknown in "
@@ -155,7 +156,7 @@ def test_a_complaint_about_our_message_names_the_reader(our_message: bytes) -> N
     event = classify(data, VERIFIERS)
     assert event.kind is Kind.COMPLAINT and event.reason == "abuse"
     assert event.recipient == "reader@example.org" and event.subscriber_id == 21
-    assert event.message_id is not None and event.message_id.startswith("<20251128.21.")
+    assert event.message_id is not None and event.message_id.startswith("<20251128.")
     assert event.message_id.endswith("@example.org>")
 
 
@@ -204,3 +205,140 @@ def test_which_failures_are_hard(status: str, kind: Kind) -> None:
             b"\r\n--x--\r\n")
     event = classify(data)
     assert (event.kind, event.status, event.recipient) == (kind, status, "reader@example.org")
+
+
+# -- `newsletter bounces` on a Maildir ---------------------------------------------------------
+
+
+def _dsn(to: str, recipient: str, status: str, action: str = "failed", tag: str = "") -> bytes:
+    return (f"From: MAILER-DAEMON@mx.example.net\r\nTo: {to}\r\n"
+            f"Message-ID: <dsn.{status}.{action}.{tag}@mx.example.net>\r\n"
+            "Subject: Undelivered Mail\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n"
+            "--x\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+            f"Final-Recipient: rfc822; {recipient}\r\nAction: {action}\r\n"
+            f"Status: {status}\r\nDiagnostic-Code: smtp; {status} refused\r\n"
+            "\r\n--x--\r\n").encode()
+
+
+@pytest.fixture
+def listed(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A project with three readers, a bounce Maildir, and `put(issue, reader, data)`."""
+    from newsletter.delivery.bounces import bounce_signer
+    from newsletter.store import open_store
+    from support.smtp import SECRET, prepare_project
+
+    monkeypatch.setenv("NEWSLETTER_SECRET", SECRET)
+    prepare_project(project, [(f"{n}@example.org", n, "") for n in ("ada", "bob", "cy")])
+    config = project.config()
+    box = mailbox.Maildir(tmp_path / "bounces", create=True)
+    with open_store(config) as store:
+        ids = {s.email.partition("@")[0]: s.id for s in store.iter_subscribers()}
+
+    def sent(issue: str) -> None:
+        with open_store(config) as store:
+            store.enqueue(issue)
+            for claim in store.claim_batch(issue, "w", 10, 0.0 + 2e9):
+                store.mark_sent(issue, claim.subscriber_id, "250 OK")
+
+    def put(issue: str, reader: str, status: str, action: str = "failed") -> None:
+        to = verp_address("bounces@example.org", issue, ids[reader], bounce_signer(config).token)
+        box.add(_dsn(to, f"{reader}@example.org", status, action, issue))
+
+    return config, tmp_path / "bounces", sent, put
+
+
+def _process(config, folder: Path):
+    from newsletter.commands.bounces import open_mailbox, process_bounces
+
+    box = open_mailbox(config, maildir=folder)
+    try:
+        return process_bounces(config, box)
+    finally:
+        box.close()
+
+
+def _status(config, reader: str) -> str:
+    from newsletter.store import open_store
+
+    with open_store(config) as store:
+        return store.subscriber(f"{reader}@example.org").status
+
+
+def test_soft_bounces_of_three_issues_in_a_row_mark_the_reader_bounced(listed) -> None:
+    config, folder, sent, put = listed
+    issues = ["2025-11-07", "2025-11-14", "2025-11-21", "2025-11-28", "2025-12-05"]
+    for issue in issues:
+        sent(issue)
+    put(issues[0], "ada", "5.2.2")
+    put(issues[1], "ada", "5.2.2")
+    put(issues[1], "bob", "4.2.2", action="delayed")  # only delayed: nothing failed yet
+    run = _process(config, folder)
+    assert (run.soft, run.delayed, run.bounced, run.left) == (1 + 1, 1, [], [])
+    put(issues[3], "ada", "5.2.2")  # issues[2] came through: the row starts again
+    put(issues[4], "ada", "5.7.1")
+    assert _process(config, folder).bounced == []
+    put(issues[4], "ada", "5.2.2")  # a second report about the same issue counts once
+    assert _process(config, folder).bounced == []
+    assert _status(config, "ada") == "active"
+    put("2025-12-12", "ada", "5.2.2")
+    sent("2025-12-12")
+    assert _process(config, folder).bounced == ["ada@example.org"]
+    assert _status(config, "bob") == "active"
+    assert sorted(folder.glob("new/*")) == [] and sorted(folder.glob("cur/*")) == []
+    assert all(p.name.endswith(":2,S") for p in (folder / ".processed" / "cur").iterdir())
+
+
+def test_forged_and_unknown_mail_is_left_in_place_and_reported(listed) -> None:
+    config, folder, sent, put = listed
+    sent(ISSUE)
+    forged = verp_address("bounces@example.org", ISSUE, 1, VERP_SIGNER.token)  # another key
+    box = mailbox.Maildir(folder, create=False)
+    box.add(_dsn(forged, "ada@example.org", "5.1.1"))
+    box.add(sample("vacation-auto-reply.eml"))
+    run = _process(config, folder)
+    assert run.processed == 0 and len(run.left) == 2
+    assert sorted(why.split(":")[0] for _, why in run.left) == [
+        "a hard report naming none of our readers", "neither a bounce nor a complaint"]
+    assert _status(config, "ada") == "active" and len(list(folder.glob("new/*"))) == 2
+    put(ISSUE, "bob", "5.1.1")
+    run = _process(config, folder)
+    assert run.bounced == ["bob@example.org"] and len(run.left) == 2
+
+
+def test_a_reader_who_left_stays_as_they_are(listed) -> None:
+    from newsletter.store import open_store
+
+    config, folder, sent, put = listed
+    sent(ISSUE)
+    with open_store(config) as store:
+        store.set_status(store.subscriber("cy@example.org").id, "unsubscribed")
+    put(ISSUE, "cy", "5.1.1")
+    run = _process(config, folder)
+    assert (run.hard, run.bounced) == (1, []) and _status(config, "cy") == "unsubscribed"
+
+
+def test_the_mailbox_options_are_one_line_errors(listed, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
+    config, folder, _, _ = listed
+    runs = {}
+    for name, args in {"none": [], "both": ["--maildir", str(folder), "--imap", "imaps://u@h/"],
+                       "not-a-maildir": ["--maildir", str(tmp_path)],
+                       "imap-password": ["--imap", "imaps://news@127.0.0.1/INBOX"],
+                       "imap-url": ["--imap", "imaps://news:secret@127.0.0.1/INBOX"]}.items():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv("NEWSLETTER_IMAP_PASSWORD", raising=False)
+            runs[name] = CliRunner().invoke(cli, ["bounces", *args])
+    for name, result in runs.items():
+        assert result.exit_code == 2, (name, result.output)
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, name
+    assert "give --maildir DIR or --imap" in runs["none"].stderr
+    assert "not both" in runs["both"].stderr
+    assert "is not a Maildir" in runs["not-a-maildir"].stderr
+    assert "NEWSLETTER_IMAP_PASSWORD is not set" in runs["imap-password"].stderr
+    assert "must not hold a password" in runs["imap-url"].stderr
+    assert "secret" not in runs["imap-url"].stderr

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from newsletter import cli as cli_module
 from newsletter.audience.subscribers import unsubscribe
-from newsletter.audience.tokens import Signer
+from newsletter.audience.tokens import ReaderTokens, Signer
 from newsletter.errors import ConfigError, DeliveryError, UsageError
 from newsletter.store import open_store, open_url
 from newsletter.store.copy import copy_database
@@ -198,7 +198,9 @@ def test_a_list_moves_to_postgresql_and_back_as_it_was(tmp_path: Path, postgres_
     assert _everything(back) == _everything(laptop)
     signer = Signer(b"the same key as before the move", "research.example.org")
     with open_url(postgres_url) as store:
-        token = signer.token(store.subscriber("r7@example.org").id)
+        r7 = store.subscriber("r7@example.org").id
+    token = ReaderTokens(signer, lambda: open_url(postgres_url)).token(r7)  # opens its own
+    with open_url(postgres_url) as store:
         assert unsubscribe(store, signer, token) == "unsubscribed r7@example.org"
         store.upsert_subscribers([("new@example.org", "New", "active")])
         assert store.subscriber("new@example.org").id == 31  # after the highest id copied

@@ -11,11 +11,13 @@ from support.project import REPO
 
 PACKAGE = REPO / "newsletter"
 # Who may import whom: a package may import the ones after it in this order, never before.
-LAYERS = ["cli", "commands", "preview", "lint", "sources", "importers", "delivery", "audience",
-          "mail", "render", "compose", "content", "store", "config", "diagnostics", "errors"]
+LAYERS = ["cli", "commands", "web", "preview", "lint", "sources", "importers", "delivery",
+          "audience", "mail", "render", "compose", "content", "store", "config", "diagnostics",
+          "errors"]
 # Pure pydantic settings models of a stage that the one Config holds: config.py imports them
 # against the flow on purpose (they import nothing of their stage).
-SETTINGS = {"newsletter.sources.settings", "newsletter.mail.dkim_settings"}
+SETTINGS = {"newsletter.sources.settings", "newsletter.mail.dkim_settings",
+            "newsletter.delivery.bounce_settings", "newsletter.web.settings"}
 
 
 def _module_name(path: Path) -> str:

@@ -75,7 +75,7 @@ def test_done_when_each_active_subscriber_gets_one_correct_message(project: Proj
         ids = {s.email: s.id for s in store.iter_subscribers()}
     for (sender, rcpts, _), message in zip(recorder.messages, recorder.parsed(), strict=True):
         address = rcpts[0]
-        assert sender == "news@example.org"
+        assert sender.startswith(f"bounces+{DATE}.") and sender.endswith("@example.org")
         assert message["To"].addresses[0].addr_spec == address
         assert message["To"].addresses[0].display_name == names[address]
         url = template.unsubscribe_url(ids[address])
@@ -264,7 +264,7 @@ def test_a_refused_sender_stops_the_run_and_bounces_no_one(project: Project, han
                       "--connections", "3")
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("error: the server refused the sender news@example.org: 5")
+    assert result.stderr.startswith(f"error: the server refused the sender bounces+{DATE}.")
     assert "0 sent by this run, 12 left" in result.stderr and "from_address" in result.stderr
     assert _subscribers(project) == before and set(before.values()) == {"active"}
     assert set(_ledger(project).values()) == {"pending"}

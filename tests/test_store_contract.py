@@ -95,15 +95,16 @@ def test_a_new_step_upgrades_and_keeps_the_rows(url: str, monkeypatch) -> None:
         _subscribe(store, 3)
         store.enqueue(ISSUE)
     step = "CREATE INDEX subscribers_by_name ON subscribers (name)"
-    monkeypatch.setattr(migrations_module, "MIGRATIONS",
-                        [*migrations_module.MIGRATIONS, Migration(2, (step,), (step,))])
+    following = latest() + 1
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [
+        *migrations_module.MIGRATIONS, Migration(following, (step,), (step,))])
     with open_url(url) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == following
         assert store.count_subscribers() == 3 and store.counts(ISSUE)["pending"] == 3
     with open_url(url) as store:  # applied once: a second open has nothing to do
-        assert store.schema_version() == 2
+        assert store.schema_version() == following
     monkeypatch.undo()
-    with pytest.raises(DeliveryError, match="schema v2 is newer"):
+    with pytest.raises(DeliveryError, match=f"schema v{following} is newer"):
         open_url(url)
 
 
@@ -165,7 +166,8 @@ def test_a_v1_file_of_todays_code_opens_with_its_rows(tmp_path: Path) -> None:
     old, new = tmp_path / "old.sqlite3", tmp_path / "new.sqlite3"
     _todays_v1_file(old)
     open_url(sqlite_url(new)).close()
-    assert _shape(old) == _shape(new)  # the shared v1 step is today's schema, column for column
+    open_url(sqlite_url(old)).close()
+    assert _shape(old) == _shape(new)  # migrated, it has today's schema, column for column
     with open_url(sqlite_url(old)) as store:
         assert store.schema_version() == latest()
         assert [astuple(s) for s in store.iter_subscribers()] == \
@@ -389,15 +391,178 @@ def test_forget_removes_the_ledger_rows_too(store: Store) -> None:
     assert store.count_subscribers() == 0 and sum(store.counts(ISSUE).values()) == 0
 
 
-def test_only_one_send_at_a_time(url: str) -> None:
+# -- bounces and complaints (schema v4) -----------------------------------------------------
+
+
+def _sent(store: Store, issue: str) -> list[int]:
+    """Every active subscriber's message of `issue`, sent; their ids in order."""
+    store.enqueue(issue)
+    ids = []
+    for claim in store.claim_batch(issue, "w", 100, time.time()):
+        store.mark_sent(issue, claim.subscriber_id, "250 OK")
+        ids.append(claim.subscriber_id)
+    return sorted(ids)
+
+
+def test_a_report_is_recorded_once_and_counted_per_reader(store: Store) -> None:
+    _subscribe(store, 4)
+    a, b, c, _ = _sent(store, ISSUE)
+    assert store.record_bounce("mid:<1@mx>", ISSUE, a, "hard", "5.1.1")
+    assert not store.record_bounce("mid:<1@mx>", ISSUE, a, "hard", "5.1.1")
+    assert store.record_bounce("mid:<2@mx>", ISSUE, b, "soft", "4.2.2")
+    assert store.record_bounce("mid:<3@mx>", ISSUE, b, "soft", "5.2.2")  # the same reader
+    assert store.record_bounce("sha256:00ff", ISSUE, c, "complaint")
+    assert store.bounce_rates(ISSUE) == {"hard": 1, "soft": 1, "complaint": 1}
+    assert store.bounce_rates("2025-12-05") == {"hard": 0, "soft": 0, "complaint": 0}
+    with pytest.raises(ValueError):
+        store.record_bounce("mid:<4@mx>", ISSUE, a, "bounced")
+    store.delete_subscriber(a)  # forgetting a reader forgets their reports too
+    assert store.bounce_rates(ISSUE)["hard"] == 0
+    assert store.record_bounce("mid:<1@mx>", ISSUE, b, "hard")  # its key is free again
+
+
+def test_soft_bounces_in_a_row_restart_after_a_clean_delivery(store: Store) -> None:
+    _subscribe(store, 1)
+    issues = ["2025-11-07", "2025-11-14", "2025-11-21", "2025-11-28", "2025-12-05"]
+    (reader,) = _sent(store, issues[0])
+    for issue in issues[1:]:
+        _sent(store, issue)
+    store.record_bounce("a", issues[0], reader, "soft")
+    store.record_bounce("b", issues[1], reader, "soft")
+    store.record_bounce("b2", issues[1], reader, "soft")  # a second report of one issue
+    assert store.soft_bounces_in_a_row(reader, issues[1]) == 2
+    assert store.soft_bounces_in_a_row(reader, issues[0]) == 1  # counted up to that issue
+    # issues[2] came back with nothing: delivered. The next soft bounce starts a new row.
+    store.record_bounce("d", issues[3], reader, "soft")
+    assert store.soft_bounces_in_a_row(reader, issues[3]) == 1
+    store.record_bounce("f", issues[4], reader, "hard")  # not a soft one, and not clean
+    assert store.soft_bounces_in_a_row(reader, issues[4]) == 1
+    store.record_bounce("e", None, reader, "soft")  # names no issue: counted after all
+    assert store.soft_bounces_in_a_row(reader, None) == 2
+
+
+def test_the_last_issue_sent_before_a_date(store: Store) -> None:
+    _subscribe(store, 2)
+    assert store.last_issue(ISSUE) is None
+    _sent(store, "2025-11-14")
+    store.enqueue("2025-11-21")  # queued, never sent
+    _sent(store, ISSUE)
+    assert store.last_issue(ISSUE) == "2025-11-14"
+    assert store.last_issue("2025-12-05") == ISSUE
+
+
+def test_one_send_at_a_time_on_sqlite_any_number_on_postgresql(url: str) -> None:
     with open_url(url) as one, open_url(url) as two:
         with one.send_lock():
+            if one.shared:  # PostgreSQL: each process works under its own lease
+                with two.send_lock(), one.send_lock():
+                    pass
+                return
             with pytest.raises(DeliveryError, match="another send is running"), two.send_lock():
                 pass
             with pytest.raises(DeliveryError, match="another send is running"), one.send_lock():
                 pass
         with two.send_lock():
             pass
+
+
+# -- leases, takeover, the pace, failures sent again ----------------------------------------
+
+
+def _in_flight(store: Store, owner: str, count: int, started: int) -> list[int]:
+    """`count` rows claimed by `owner`, the first `started` of them marked in flight."""
+    batch = store.claim_batch(ISSUE, owner, count, time.time())
+    for claim in batch[:started]:
+        assert store.start_attempt(ISSUE, owner, claim.subscriber_id)
+    return [claim.subscriber_id for claim in batch]
+
+
+def test_the_rows_of_a_lease_that_ran_out_are_taken_over(store: Store) -> None:
+    _subscribe(store, 6)
+    store.enqueue(ISSUE)
+    store.register_worker("host:1:dead", ISSUE, "host", 1, 0.3)
+    store.register_worker("host:2:live", ISSUE, "host", 2, 30)
+    _in_flight(store, "host:1:dead/0", 3, 2)
+    _in_flight(store, "host:2:live/0", 2, 1)
+    assert store.take_over(ISSUE) == 0  # both leases hold
+    time.sleep(0.5)
+    assert store.take_over(ISSUE) == 2
+    assert store.take_over(ISSUE) == 0
+    counts = store.counts(ISSUE)
+    assert (counts["pending"], counts["claimed"], counts["sending"], counts["in_doubt"]) == \
+        (4, 1, 1, 2)
+    assert [(w.id, w.state) for w in store.workers(ISSUE)] == \
+        [("host:1:dead", "lost"), ("host:2:live", "live")]
+    assert all(reply and reply.startswith("in doubt") for *_, reply in
+               store.rows(ISSUE, in_doubt=True))
+
+
+def test_rows_of_an_owner_without_a_lease_are_taken_over(store: Store) -> None:
+    _subscribe(store, 2)
+    store.enqueue(ISSUE)
+    _in_flight(store, "host:9:old", 2, 1)  # as a run of schema v1 named its workers
+    assert store.take_over(ISSUE) == 1 and store.counts(ISSUE)["pending"] == 2
+
+
+def test_an_owner_that_gave_up_hands_back_only_its_rows(store: Store) -> None:
+    _subscribe(store, 5)
+    store.enqueue(ISSUE)
+    store.register_worker("h:1:x", ISSUE, "h", 1, 30)
+    mine = _in_flight(store, "h:1:x/0", 3, 1)
+    _in_flight(store, "h:1:x/1", 2, 2)
+    assert store.abandon(ISSUE, "h:1:x/0") == 1
+    counts = store.counts(ISSUE)
+    assert (counts["pending"], counts["sending"], counts["in_doubt"]) == (3, 2, 1)
+    assert not store.start_attempt(ISSUE, "h:1:x/0", mine[1])
+    assert store.abandon(ISSUE, "h:1:x/0") == 0
+
+
+def test_the_heartbeat_renews_counts_and_ends_a_lease(store: Store) -> None:
+    store.register_worker("h:1:a", ISSUE, "h", 1, 0.2)
+    store.register_worker("h:2:b", "2025-12-05", "h", 2, 30)
+    store.renew_worker("h:1:a", 30, 12, 3)
+    time.sleep(0.3)
+    worker, = store.workers(ISSUE)
+    assert (worker.id, worker.host, worker.pid, worker.sent, worker.failed, worker.state) == \
+        ("h:1:a", "h", 1, 12, 3, "live")
+    assert 0.2 < worker.heartbeat_age < 5
+    store.renew_worker("h:1:a", 30, 13, 3, stopped=True)
+    assert store.workers(ISSUE) == []
+    assert [w.id for w in store.workers("2025-12-05")] == ["h:2:b"]
+
+
+def test_leases_that_ended_a_day_ago_are_forgotten(url: str) -> None:
+    with open_url(url) as store:
+        store.register_worker("h:1:old", ISSUE, "h", 1, 30)
+        _sql(url, "UPDATE workers SET lease_until = lease_until - 200000")
+        store.register_worker("h:2:new", ISSUE, "h", 2, 30)
+        assert [w.id for w in store.workers(ISSUE)] == ["h:2:new"]
+
+
+def test_retry_failed_brings_back_failures_not_bounces_or_leavers(store: Store) -> None:
+    _subscribe(store, 4)
+    store.enqueue(ISSUE)
+    a, b, c, d = store.claim_batch(ISSUE, "w", 4, time.time())
+    for claim in (a, b, c):
+        store.start_attempt(ISSUE, "w", claim.subscriber_id)
+    store.mark_failed(ISSUE, a.subscriber_id, "gave up after 5 attempts: 451 later")
+    store.mark_failed(ISSUE, b.subscriber_id, "550 5.1.1 no such user", bounced=True)
+    store.mark_failed(ISSUE, c.subscriber_id, "554 rejected")
+    store.set_status(c.subscriber_id, "unsubscribed")
+    store.mark_sent(ISSUE, d.subscriber_id, "250 OK")
+    assert store.retry_failed(ISSUE) == 1
+    assert store.retry_failed(ISSUE) == 0
+    again, = store.claim_batch(ISSUE, "w", 4, time.time())
+    assert (again.subscriber_id, again.attempts) == (a.subscriber_id, 0)
+    counts = store.counts(ISSUE)
+    assert (counts["failed"], counts["sent"], counts["claimed"]) == (2, 1, 1)
+
+
+def test_the_pace_hands_out_slots_an_interval_apart(store: Store) -> None:
+    waits = [store.pace(ISSUE, 0.5) for _ in range(3)]
+    assert waits[0] < 0.05
+    assert abs(waits[1] - 0.5) < 0.05 and abs(waits[2] - 1.0) < 0.05
+    assert store.pace("2025-12-05", 0.5) < 0.05  # each issue its own
 
 
 def test_workers_in_threads_claim_disjoint_batches(url: str) -> None:
@@ -525,12 +690,41 @@ def test_a_row_locked_elsewhere_is_skipped_not_waited_for(postgres_url: str) -> 
             ["r0@example.org"]
 
 
-def test_lists_in_two_schemas_of_one_database_send_at_once(postgres_server) -> None:
-    first, second = postgres_server.create_schema(), postgres_server.create_schema()
-    with open_url(first) as one, open_url(second) as two, open_url(first) as again, \
-            one.send_lock(), two.send_lock(), \
-            pytest.raises(DeliveryError, match="another send"), again.send_lock():
-        pass
+def test_takeovers_at_once_never_collide(postgres_url: str) -> None:
+    with open_url(postgres_url) as store:
+        _subscribe(store, 400)
+        store.enqueue(ISSUE)
+        for n in range(8):  # eight connections of a lost process, each 50 rows, 20 in flight
+            _in_flight(store, f"lost:1:x/{n}", 50, 20)
+    barrier = threading.Barrier(4)
+    taken: list[int] = []
+
+    def take() -> None:
+        with open_url(postgres_url) as mine:
+            barrier.wait()
+            taken.append(mine.take_over(ISSUE))
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with open_url(postgres_url) as store:
+        assert store.take_over(ISSUE) + sum(taken) == 160
+        counts = store.counts(ISSUE)
+        assert (counts["pending"], counts["in_doubt"]) == (400, 160)
+
+
+def test_the_lease_tables_are_the_same_in_both_dialects(tmp_path: Path, postgres_url) -> None:
+    lite = sqlite_url(tmp_path / "n.sqlite3")
+    open_url(lite).close()
+    open_url(postgres_url).close()
+    schema = postgres_url.rpartition("%3D")[2]
+    for table in ("workers", "send_pace"):
+        assert [row[1] for row in _sql(lite, f"PRAGMA table_info({table})")] == \
+            [row[0] for row in _sql(postgres_url, (
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                f"'{schema}' AND table_name = '{table}' ORDER BY ordinal_position"))]
 
 
 def test_processes_opening_a_new_database_at_once_migrate_it_once(postgres_url: str) -> None:
@@ -581,3 +775,63 @@ def test_a_server_that_cannot_start_fails_loudly(monkeypatch, tmp_path: Path) ->
         server.start()
     server.stop()
     assert not (tmp_path / "cluster").exists()
+
+
+# -- what links name (schema v3) -------------------------------------------------------------
+
+
+def test_uids_are_random_unique_and_looked_up(store: Store) -> None:
+    _subscribe(store, 5)
+    uids = store.subscriber_uids(0, 100)
+    assert sorted(uids) == [s.id for s in store.iter_subscribers()]
+    assert len(set(uids.values())) == 5
+    assert all(len(uid) == 32 and int(uid, 16) >= 0 for uid in uids.values())
+    first = store.subscriber("r0@example.org")
+    assert first is not None and store.subscriber_by_uid(uids[first.id]) == first
+    assert store.subscriber_by_uid("0" * 32) is None
+    assert store.subscriber_uids(first.id + 1, 2) == {i: uids[i] for i in (first.id + 1,
+                                                                           first.id + 2)}
+    assert store.legacy_subscriber(first.id) is None  # added after v3: never by row number
+    uid, status, updated_at = store.subscription_state("r0@example.org") or ("", "", "")
+    assert (uid, status) == (uids[first.id], "active") and updated_at.endswith("Z")
+    assert store.subscription_state("nobody@example.org") is None
+    store.upsert_subscribers([("r0@example.org", "New name", "active")])
+    assert store.subscriber_uids(first.id, 1) == {first.id: uids[first.id]}  # kept
+
+
+def test_v3_gives_existing_rows_uids_and_keeps_their_old_links(url: str, monkeypatch) -> None:
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", migrations_module.MIGRATIONS[:2])
+    open_url(url).close()
+    for i in range(3):  # as the code before v3 added them
+        _sql(url, "INSERT INTO subscribers (email, created_at, updated_at) VALUES "
+                  f"('r{i}@example.org', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')")
+    monkeypatch.undo()
+    with open_url(url) as store:
+        assert store.schema_version() == latest()
+        uids = store.subscriber_uids(0, 100)
+        assert len(set(uids.values())) == 3 and all(len(uid) == 32 for uid in uids.values())
+        assert all(store.legacy_subscriber(i) is not None for i in uids)
+        store.upsert_subscribers([("late@example.org", "", "active")])
+        late = store.subscriber("late@example.org")
+        assert late is not None and store.legacy_subscriber(late.id) is None
+        assert late.id not in uids and len(store.subscriber_uids(0, 100)[late.id]) == 32
+
+
+def test_sent_any_tells_an_archived_issue(store: Store) -> None:
+    _subscribe(store, 2)
+    store.enqueue(ISSUE)
+    assert not store.sent_any(ISSUE) and not store.sent_any("2025-12-05")
+    [claim, _] = store.claim_batch(ISSUE, "w", 2, time.time())
+    assert store.start_attempt(ISSUE, "w", claim.subscriber_id)
+    store.mark_sent(ISSUE, claim.subscriber_id, "250 OK")
+    assert store.sent_any(ISSUE)
+
+
+def test_unsubscribe_many_in_one_statement(store: Store) -> None:
+    _subscribe(store, 4)
+    ids = [s.id for s in store.iter_subscribers()]
+    store.set_status(ids[0], "bounced")
+    assert store.unsubscribe_many([ids[0], ids[1], ids[2], ids[2]]) == 2
+    assert [s.status for s in store.iter_subscribers()] == \
+        ["bounced", "unsubscribed", "unsubscribed", "active"]
+    assert store.unsubscribe_many([ids[1]]) == 0 and store.unsubscribe_many([]) == 0

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from newsletter.audience.addresses import address_or_problem, clean_name, normalize_email
-from newsletter.audience.tokens import Signer
+from newsletter.audience.tokens import Confirmation, ReaderTokens, Signer, state_mark
 from newsletter.errors import DeliveryError
 from newsletter.store.base import STATUSES, Store, Subscriber
 
@@ -209,13 +209,45 @@ def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
     return count
 
 
-def unsubscribe(store: Store, signer: Signer, token: str) -> str:
-    """Apply a one-click unsubscribe token; an altered or forged token is refused."""
-    subscriber_id = signer.verify(token)
-    existing = store.subscriber(id=subscriber_id)
+def unsubscribe(store: Store, tokens: ReaderTokens | Signer, token: str) -> str:
+    """Apply a one-click unsubscribe token; an altered or forged token is refused, and so is
+    one that names no one on the list now (forgotten, or an old link to a reused id)."""
+    if isinstance(tokens, Signer):
+        tokens = ReaderTokens(tokens, lambda: store)
+    existing = tokens.reader(token, store)
     if existing is None:
         raise DeliveryError("the token is valid but its subscriber no longer exists")
-    if existing.status != "active":
+    if not leave(store, existing):
         return f"{existing.email} is already {existing.status}"
-    store.set_status(existing.id, "unsubscribed")
     return f"unsubscribed {existing.email}"
+
+
+def leave(store: Store, subscriber: Subscriber) -> bool:
+    """Stop mailing a reader; False when they had already left (nothing changes)."""
+    if subscriber.status != "active":
+        return False
+    store.set_status(subscriber.id, "unsubscribed")
+    return True
+
+
+def confirm(store: Store, confirmation: Confirmation) -> str:
+    """Apply a confirmed subscription (double opt-in): "subscribed", "already" (active, nothing
+    to do) or "stale" (the address changed since the link was made: nothing is done).
+
+    This is the only way an address that left comes back without an editor.
+    """
+    state = store.subscription_state(confirmation.email)
+    if state is not None and state[1] == "active":
+        return "already"
+    if state_mark(state) != confirmation.state:
+        return "stale"
+    if state is None:
+        store.upsert_subscribers([(confirmation.email, confirmation.name, "active")])
+        return "subscribed"
+    existing = store.subscriber(confirmation.email)
+    if existing is None:  # forgotten between the two reads
+        return "stale"
+    store.set_status(existing.id, "active")
+    if confirmation.name and confirmation.name != existing.name:
+        store.set_name(existing.id, confirmation.name)
+    return "subscribed"

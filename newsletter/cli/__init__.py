@@ -25,11 +25,14 @@ COMMANDS = {
     "dkim": "dkim:dkim",
     "papers": "content:papers",
     "import": "content:import_",
+    "bounces": "bounces:bounces",
     "check": "lint:check",
     "preview": "preview:preview",
     "subscribers": "audience:subscribers",
     "unsubscribe": "audience:unsubscribe",
     "send": "delivery:send",
+    "serve": "web:serve",
+    "site": "web:site",
     "status": "delivery:status",
 }
 

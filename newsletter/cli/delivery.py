@@ -12,7 +12,7 @@ from newsletter.cli.context import context_config, issue_date, shown
 
 if TYPE_CHECKING:
     from newsletter.config import Config
-    from newsletter.delivery.report import SendReport
+    from newsletter.delivery.report import IssueStatus, SendReport
 
 
 @click.command()
@@ -31,17 +31,23 @@ if TYPE_CHECKING:
 @click.option("--rate", type=click.FloatRange(0), metavar="N",
               help="At most N messages per second; 0 for no limit (default: delivery.rate_limit).")
 @click.option("--force", is_flag=True,
-              help="Send even if `newsletter check --date D` finds errors in the issue.")
+              help="Send even if `newsletter check --date D` finds errors in the issue, or the "
+                   "last issue's complaint rate is at or above bounces.complaint_threshold.")
+@click.option("--retry-failed", is_flag=True,
+              help="First put the readers it failed for back to pending (not those who "
+                   "bounced or unsubscribed), then send as usual.")
 @click.pass_context
 def send(ctx: click.Context, date_text: str, transport: str | None, smtp_url: str | None,
          to: str | None, dry_run: bool, connections: int | None, rate: float | None,
-         force: bool) -> None:
+         force: bool, retry_failed: bool) -> None:
     """Send the issue to every active subscriber it has not reached yet.
 
     The issue is checked first (as `newsletter check --date D`) and not sent if it has errors,
     unless --force. Each recipient is recorded in the ledger the moment the server accepts the
     message. Ctrl-C stops after the messages in flight; running the same command again
-    resumes. Exit codes: 0 nothing left pending; 75 readers left pending (the server could not
+    resumes. With a PostgreSQL database any number of these may run at once, on any
+    machines: they share the work, and finish the work of one that dies. Exit codes: 0
+    nothing left pending; 75 readers left pending (the mail server or the database could not
     be reached: run it again later); 130 interrupted; 2 a mistake to fix.
     """
     from newsletter.commands import send as delivery
@@ -61,8 +67,17 @@ def send(ctx: click.Context, date_text: str, transport: str | None, smtp_url: st
                    "nothing sent", err=True)
         return
     _check_first(config, date, force)
+    from newsletter.commands.bounces import complaint_guard
+
+    warning = complaint_guard(config, date, force)
+    if warning:
+        click.echo(warning, err=True)
     report = delivery.send_issue(config, date, transport=transport, smtp_url=smtp_url,
-                                 connections=connections, rate=rate, stream=sys.stderr)
+                                 connections=connections, rate=rate, stream=sys.stderr,
+                                 retry_failed=retry_failed)
+    if retry_failed:
+        click.echo(f"--retry-failed: {report.retried_failed} failed reader(s) put back to "
+                   "pending", err=True)
     if report.nothing_to_send:
         click.echo(f"{date_text}: nothing to send ({report.counts['sent']} sent before)")
         return
@@ -95,8 +110,8 @@ def _summary(date_text: str, report: SendReport) -> None:
                f"bounced, {report.skipped} skipped, {report.retries} retried, in "
                f"{report.elapsed:.1f} s ({rate_now:,.0f} msg/s)")
     if report.in_doubt:
-        click.echo(f"{report.in_doubt} in doubt: in flight when the last run stopped, sent "
-                   "again (each may have arrived twice)")
+        click.echo(f"{report.in_doubt} in doubt: in flight when a run stopped or a worker "
+                   "was lost, sent again (each may have arrived twice)")
     click.echo(f"ledger: {counts['sent']} sent, {counts['pending']} pending, "
                f"{counts['failed']} failed, {counts['skipped']} skipped")
 
@@ -106,16 +121,35 @@ def _summary(date_text: str, report: SendReport) -> None:
 @click.pass_context
 def status(ctx: click.Context, date_text: str) -> None:
     """Show how far the issue's send got: sent, pending, in doubt, failed (with replies)."""
+    from newsletter.commands.bounces import issue_rates
     from newsletter.commands.send import issue_status
 
-    report = issue_status(context_config(ctx), issue_date(date_text))
+    config, date = context_config(ctx), issue_date(date_text)
+    report = issue_status(config, date)
     counts = report.counts
     click.echo(f"{report.issue}: {counts['sent']} sent, "
                f"{counts['pending'] + counts['claimed']} pending, "
                f"{counts['sending']} sending (in doubt unless a send is running), "
                f"{counts['failed']} failed, {counts['skipped']} skipped")
+    click.echo(issue_rates(config, date).line())
+    _workers(report)
     if report.in_doubt:
         click.echo(f"{len(report.in_doubt)} sent again after a stopped run "
                    "(may have arrived twice): " + ", ".join(report.in_doubt))
     for email, attempts, reply in report.failed:
         click.echo(f"failed  {email}  ({attempts} attempt(s)): {reply}")
+    if report.failed:
+        click.echo(f"send to them again: newsletter send --date {date_text} --retry-failed")
+
+
+def _workers(report: IssueStatus) -> None:
+    """The send processes working on the issue: live, or lost (their rows are taken over)."""
+    if not report.workers:
+        return
+    live = sum(worker.state == "live" for worker in report.workers)
+    click.echo(f"workers: {live} live, {len(report.workers) - live} lost")
+    for worker in report.workers:
+        lost = " (lease ran out: the others take its rows over)" if worker.state == "lost" \
+            else ""
+        click.echo(f"  {worker.state:<4}  {worker.host} pid {worker.pid}: {worker.sent} sent, "
+                   f"{worker.failed} failed, heartbeat {worker.heartbeat_age:.1f} s ago{lost}")

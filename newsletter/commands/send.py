@@ -12,6 +12,7 @@ from newsletter.audience.tokens import signer_for
 from newsletter.commands.signals import sigterm_as_interrupt
 from newsletter.config import Config, rate_problem
 from newsletter.content.readers import load_content
+from newsletter.delivery.leases import lease_seconds
 from newsletter.delivery.manager import SendRun, run_workers
 from newsletter.delivery.progress import Progress
 from newsletter.delivery.report import IssueStatus, SendReport
@@ -38,10 +39,13 @@ def render_for_sending(config: Config, date: dt.date) -> Rendered:
 def message_template(config: Config, date: dt.date, *, signed: bool = True) -> MessageTemplate:
     """The issue's messages; DKIM-signed when keys are configured (a bad key stops here,
     before anything is queued). `signed=False` still checks the keys but signs nothing."""
+    from newsletter.delivery.bounces import bounce_signer  # flufl.bounce: only when sending
+
     dkim = dkim_signer_for(config)
     return MessageTemplate(render_for_sending(config, date), config, date,
                            signer_for(config).token, dt.datetime.now(dt.UTC),
-                           sign=dkim.sign if dkim and signed else None)
+                           sign=dkim.sign if dkim and signed else None,
+                           verp=bounce_signer(config).token)
 
 
 def _no_issue(config: Config, date: dt.date) -> DeliveryError:
@@ -76,15 +80,18 @@ def check_before_sending(config: Config, date: dt.date, *, force: bool = False) 
 def send_issue(config: Config, date: dt.date, *, transport: str | None = None,
                smtp_url: str | None = None, connections: int | None = None,
                rate: float | None = None, stream: TextIO | None = None,
-               tty: bool | None = None) -> SendReport:
+               tty: bool | None = None, retry_failed: bool = False) -> SendReport:
     """Send the issue of `date` to every active subscriber it has not reached yet.
 
     Ctrl-C (or SIGTERM) stops gracefully: messages in flight finish, the rest stays pending,
-    `report.interrupted` is set. Running it again resumes.
+    `report.interrupted` is set. Running it again resumes. On PostgreSQL any number of
+    these may run at once, on any machines: they share the work (delivery/leases.py).
+    `retry_failed` first puts the failed readers (not bounced, not unsubscribed) back.
     """
     problem = None if rate is None else rate_problem(rate)
     if problem:
         raise UsageError(f"--rate {problem}")
+    lease = lease_seconds(config.delivery)
     template = message_template(config, date)
     make_transport = transport_factory(config, transport, smtp_url=smtp_url,
                                        outbox_folder=config.issue_outbox(date) / "sent")
@@ -93,9 +100,10 @@ def send_issue(config: Config, date: dt.date, *, transport: str | None = None,
                         seconds=config.delivery.log_seconds)
     run = SendRun(date.isoformat(), template, config.from_address, partial(open_store, config),
                   make_transport, config.delivery,
-                  config.delivery.rate_limit if rate is None else rate, progress)
+                  config.delivery.rate_limit if rate is None else rate, progress, lease)
     with open_store(config) as store, store.send_lock(), sigterm_as_interrupt():
-        return run_workers(run, store, connections or config.delivery.connections)
+        return run_workers(run, store, connections or config.delivery.connections,
+                           retry_failed=retry_failed)
 
 
 def send_test(config: Config, date: dt.date, address: str, *, transport: str | None = None,
@@ -111,7 +119,8 @@ def send_test(config: Config, date: dt.date, address: str, *, transport: str | N
                           subscriber.name if subscriber else "",
                           message_id=new_message_id(config, dt.datetime.now(dt.UTC)))
     with make_transport() as pusher:
-        reply = pusher.send(Envelope(config.from_address, email, data, dot_safe=True))
+        reply = pusher.send(Envelope(template.envelope_sender(None), email, data,
+                                     dot_safe=True))
     if not reply.ok:
         raise DeliveryError(f"the test message to {email} was refused: {reply}")
     return reply
@@ -134,10 +143,12 @@ def dry_run(config: Config, date: dt.date) -> Iterator[tuple[str, str, str | Non
 
 
 def issue_status(config: Config, date: dt.date) -> IssueStatus:
-    """The ledger of one issue: counts per state, failed addresses with the server's reply."""
+    """The ledger of one issue: counts per state, failed addresses with the server's reply,
+    and the send processes working on it (live, or lost with their rows not yet taken over)."""
     issue = date.isoformat()
     with open_store(config) as store:
         return IssueStatus(
             issue, store.counts(issue),
             [(email, attempts, reply) for email, _, attempts, reply in store.rows(issue, "failed")],
-            [email for email, *_ in store.rows(issue, in_doubt=True)])
+            [email for email, *_ in store.rows(issue, in_doubt=True)],
+            store.workers(issue))

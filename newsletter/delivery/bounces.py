@@ -29,7 +29,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from flufl.bounce import all_failures
 
+from newsletter.audience.tokens import Signer, load_secret
+from newsletter.config import Config
 from newsletter.errors import NewsletterError
+from newsletter.mail.headers import list_id
 
 _ISSUE = re.compile(r"[A-Za-z0-9-]{1,64}")
 _STATUS = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})")
@@ -64,6 +67,7 @@ class BounceEvent:
     reason: str | None = None  # the Diagnostic-Code, or the ARF Feedback-Type
     message_id: str | None = None  # of the original message, when the report returns it
     recipients: tuple[str, ...] = ()
+    delayed: bool = False  # only a delay notice ("Action: delayed"): nothing failed yet
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,12 @@ class Verifiers:
     verp: Callable[[str], int] | None = None
     unsubscribe: Callable[[str], int] | None = None
     local_part: str = "bounces"
+
+
+def bounce_signer(config: Config) -> Signer:
+    """The signer of VERP tokens: the list's secret under a key of its own, so a return path
+    (which any server on the way sees) can never be used as an unsubscribe token."""
+    return Signer(load_secret(config.secret_path), f"bounces:{list_id(config)}")
 
 
 def verp_address(bounce_address: str, issue: str, subscriber_id: int,
@@ -144,7 +154,7 @@ def _bounce(message: Message) -> BounceEvent:
     status, reason = _dsn_fields(message).get(recipient, (None, None))
     hard = bool(failed) and (status is None or bool(_HARD.fullmatch(status)))
     return BounceEvent(Kind.HARD if hard else Kind.SOFT, recipient, status=status,
-                       reason=reason, recipients=tuple(failed + delayed))
+                       reason=reason, recipients=tuple(failed + delayed), delayed=not failed)
 
 
 def _decoded(addresses: frozenset[bytes]) -> set[str]:
@@ -235,7 +245,7 @@ def _attributed(event: BounceEvent, message: Message, original: Message | None,
     return BounceEvent(event.kind, event.recipient, verp.issue if verp else None, subscriber,
                        event.status, event.reason,
                        " ".join(str(message_id).split()) if message_id else None,
-                       event.recipients)
+                       event.recipients, event.delayed)
 
 
 def _return_paths(message: Message, original: Message | None,

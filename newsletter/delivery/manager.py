@@ -10,17 +10,26 @@ The one window for a duplicate is between the server's "250" to the end of DATA 
 commit that marks the row sent (a median under 0.1 ms, see BENCHMARKS.md); a row found in
 'sending' at the start of a run is in that window or just before it, is sent again, and is
 reported "in doubt". There are at most `connections` such rows.
+
+Several processes may send one issue together on PostgreSQL (delivery/leases.py): each holds
+a lease, takes over the rows of one whose lease ran out, and rides out a database restart.
 """
 
 from __future__ import annotations
 
-import os
-import socket
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 from newsletter.config import Delivery
+from newsletter.delivery.leases import (
+    LEASE_SECONDS,
+    OUTAGE_LIMIT,
+    Lease,
+    Reconnect,
+    unreachable,
+)
 from newsletter.delivery.pacing import RateLimiter, backoff
 from newsletter.delivery.progress import Progress
 from newsletter.delivery.report import Outcome, SendReport
@@ -35,13 +44,15 @@ class SendRun:
 
     def __init__(self, issue: str, template: MessageTemplate, sender: str,
                  open_store: Callable[[], Store], make_transport: Callable[[], Transport],
-                 settings: Delivery, rate: float, progress: Progress) -> None:
+                 settings: Delivery, rate: float, progress: Progress,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         self.issue, self.template, self.sender = issue, template, sender
         self.open_store, self.make_transport = open_store, make_transport
         self.settings = settings
         self.progress = progress
         self.report = SendReport(issue)
         self.limiter = RateLimiter(rate)
+        self.lease = Lease(issue, lease_seconds, open_store, self.report)
         self.stop = threading.Event()
         self.done = threading.Event()  # set when the last worker has returned
         self.workers = 0
@@ -61,14 +72,12 @@ class SendRun:
 
     def work(self, index: int) -> None:
         """One worker: its own database connection and its own transport connection."""
-        worker = f"{socket.gethostname()}:{os.getpid()}:{index}"
         try:
-            with self.open_store() as store:
-                transport = self.make_transport()
-                try:
-                    self._loop(store, transport, worker)
-                finally:
-                    transport.close()
+            transport = self.make_transport()
+            try:
+                self._connected(index, transport)
+            finally:
+                transport.close()
         except BaseException as exc:  # handed to the main thread, which re-raises it
             self.fail(exc)
         finally:
@@ -77,15 +86,42 @@ class SendRun:
                 if self._returned == self.workers:
                     self.done.set()
 
-    def _loop(self, store: Store, transport: Transport, worker: str) -> None:
+    def _connected(self, index: int, transport: Transport) -> None:
+        """The worker's loop on a database connection, opened again if the database goes away.
+
+        Each connection has its own name: rows of one that lost the database are handed back
+        first thing on the next, its row in flight marked in doubt.
+        """
+        reconnect = Reconnect()
+        lost: list[str] = []  # names whose rows are not handed back yet
+        for generation in itertools.count():
+            worker = self.lease.worker(index, generation)
+            try:
+                with self.open_store() as store:
+                    while lost:
+                        self.report.add_in_doubt(store.abandon(self.issue, lost[-1]))
+                        lost.pop()
+                    self._loop(store, transport, worker, reconnect)
+                return
+            except DeliveryError as exc:
+                if not unreachable(exc):
+                    raise
+                lost.append(worker)
+                reconnect.wait(self.stop, exc)
+
+    def _loop(self, store: Store, transport: Transport, worker: str,
+              reconnect: Reconnect) -> None:
         down = 0  # consecutive failures to reach the server
+        # Another process's rows in flight are only waited for: poll the ledger less often.
+        idle = 0.25 if store.shared else 0.01
         while not self.stop.is_set():
             batch = store.claim_batch(self.issue, worker, self.settings.batch_size, time.time())
+            reconnect.reached()
             if not batch:
                 left = store.outstanding(self.issue)
                 if not left.pending and not left.in_flight:
                     return
-                due = (left.next_due or 0) - time.time()
+                due = (left.next_due or 0) - time.time() if left.pending else idle
                 self.stop.wait(min(max(due, 0.01), 1.0))
                 continue
             try:
@@ -120,14 +156,14 @@ class SendRun:
                 claim, data = current
                 transport.open()  # a server that is down raises here, before the row is sent
                 if not in_flight:
-                    self.limiter.wait(self.stop)
+                    self.limiter.wait(self.stop, store)
                     if not store.start_attempt(issue, worker, claim.subscriber_id):
                         current = self._prepare(store, claims)  # not ours any more
                         continue
                 in_flight = True
                 upcoming = self._prepare(store, claims)
-                reply = transport.send(Envelope(self.sender, claim.email, data,
-                                                dot_safe=True))
+                sender = self.template.envelope_sender(claim.subscriber_id)
+                reply = transport.send(Envelope(sender, claim.email, data, dot_safe=True))
                 in_flight = False
                 if reply.ok and upcoming is not None and not self.limiter.interval \
                         and not self.stop.is_set():
@@ -170,9 +206,11 @@ class SendRun:
         elif reply.sender_refused:
             # Says nothing about this reader, and every other message would get the same.
             store.unstart(issue, sid)
-            raise TransportError(f"the server refused the sender {self.sender}: {text}",
-                                 retry=False, hint="check from_address in newsletter.toml and "
-                                                   "that the server lets you send as it")
+            sender = self.template.envelope_sender(sid)
+            raise TransportError(f"the server refused the sender {sender}: {text}",
+                                 retry=False, hint="check from_address and delivery.bounce_"
+                                                   "address, and that the server lets you "
+                                                   "send as them")
         elif reply.permanent:
             bounced = reply.mailbox_unknown(claim.email)
             store.mark_failed(issue, sid, text, bounced=bounced)
@@ -186,14 +224,18 @@ class SendRun:
             self.count(Outcome.RETRIED)
 
 
-def run_workers(run: SendRun, store: Store, workers: int) -> SendReport:
+def run_workers(run: SendRun, store: Store, workers: int, *,
+                retry_failed: bool = False) -> SendReport:
     """Recover, enqueue, and let `workers` threads send until nothing is left (or Ctrl-C).
 
     Call with the store's send lock held. Ctrl-C stops gracefully: the messages in flight
-    finish, the rest stays pending, `report.interrupted` is set.
+    finish, the rest stays pending, `report.interrupted` is set. `retry_failed` first puts
+    the issue's failed rows back to pending (not those of readers who bounced or left).
     """
     report, progress, issue = run.report, run.progress, run.issue
     started = time.monotonic()
+    if retry_failed:
+        report.retried_failed = store.retry_failed(issue)
     report.in_doubt = store.recover(issue)
     report.queued = store.enqueue(issue)
     left = store.outstanding(issue)
@@ -205,6 +247,22 @@ def run_workers(run: SendRun, store: Store, workers: int) -> SendReport:
     if report.in_doubt:
         progress.note(f"{report.in_doubt} message(s) were in flight when the last run "
                       "stopped: sending them again (the server may have had them)")
+    if store.shared:
+        run.limiter.share(issue)
+    run.lease.start(store)
+    try:
+        _start_and_wait(run, workers)
+    finally:
+        run.lease.stop()
+    progress.finish()
+    report.elapsed = time.monotonic() - started
+    report.counts = _final_counts(run, store)
+    if run.error is not None:
+        raise_run_error(run.error, report)
+    return report
+
+
+def _start_and_wait(run: SendRun, workers: int) -> None:
     run.workers = workers
     for index in range(workers):
         threading.Thread(target=run.work, args=(index,), daemon=True,
@@ -213,19 +271,40 @@ def run_workers(run: SendRun, store: Store, workers: int) -> SendReport:
     # can mark a running thread as finished (gh-90882), and its batch would stay claimed.
     try:
         while not run.done.wait(0.2):
-            progress.refresh()
+            run.progress.refresh()
     except KeyboardInterrupt:
-        report.interrupted = True
+        run.report.interrupted = True
         run.stop.set()
-        progress.note("stopping: finishing the messages in flight "
-                      "(press Ctrl-C again to quit at once)")
+        run.progress.note("stopping: finishing the messages in flight "
+                          "(press Ctrl-C again to quit at once)")
         run.done.wait()
-    progress.finish()
-    report.elapsed = time.monotonic() - started
-    report.counts = store.counts(issue)
-    if run.error is not None:
-        raise_run_error(run.error, report)
-    return report
+
+
+def _final_counts(run: SendRun, store: Store) -> dict[str, int]:
+    """The ledger after the run, on a new connection if the database restarted meanwhile.
+
+    Empty if it stays away (at once when a worker already waited for it in vain).
+    """
+    try:
+        return store.counts(run.issue)
+    except DeliveryError as exc:
+        if not unreachable(exc):
+            raise
+        error = exc
+    reconnect = Reconnect(0.0 if unreachable(run.error) else OUTAGE_LIMIT)
+    while True:
+        try:
+            reconnect.wait(threading.Event(), error)
+        except DeliveryError:
+            run.error = run.error or error
+            return {}
+        try:
+            with run.open_store() as again:
+                return again.counts(run.issue)
+        except DeliveryError as exc:
+            if not unreachable(exc):
+                raise
+            error = exc
 
 
 def raise_run_error(error: BaseException, report: SendReport) -> None:
@@ -233,10 +312,12 @@ def raise_run_error(error: BaseException, report: SendReport) -> None:
     if not isinstance(error, DeliveryError):
         raise error
     resume = "run the same command again to resume"
-    # A server that stays unreachable leaves the readers pending: "try again" (exit 75), not
-    # a mistake to fix (exit 2) as a refused login or a refused sender is.
-    kind = PendingError if isinstance(error, TransportError) and error.retry else DeliveryError
-    raise kind(f"{error.detail}; {report.sent} sent by this run, "
-               f"{report.counts['pending']} left",
+    # A server (or the database) that stays unreachable leaves the readers pending: "try
+    # again" (exit 75), not a mistake to fix (exit 2) as a refused login or sender is.
+    retry = isinstance(error, TransportError) and error.retry or unreachable(error)
+    kind = PendingError if retry else DeliveryError
+    left = report.counts.get("pending")
+    raise kind(f"{error.detail}; {report.sent} sent by this run"
+               + (f", {left} left" if left is not None else ""),
                hint=f"{error.hint}, then {resume}" if error.hint else resume,
                code=error.code) from error

@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 
+from newsletter.store.base import WorkerStatus
+
 
 class Outcome(Enum):
     SENT = "sent"
@@ -22,7 +24,8 @@ class SendReport:
 
     issue: str
     queued: int = 0  # rows added to the ledger by this run
-    in_doubt: int = 0  # rows found in flight from a dead run, sent again
+    in_doubt: int = 0  # rows found in flight from a dead run or a lost worker, sent again
+    retried_failed: int = 0  # failed rows put back to pending (--retry-failed)
     elapsed: float = 0.0
     interrupted: bool = False
     nothing_to_send: bool = False  # every reader had it already: no worker was started
@@ -33,6 +36,12 @@ class SendReport:
     def record(self, outcome: Outcome) -> None:
         with self._lock:
             self.outcomes[outcome] += 1
+
+    def add_in_doubt(self, count: int) -> None:
+        """Rows in flight of a lost worker (or connection), taken over by this run."""
+        if count:
+            with self._lock:
+                self.in_doubt += count
 
     @property
     def sent(self) -> int:
@@ -63,3 +72,4 @@ class IssueStatus:
     counts: dict[str, int]
     failed: list[tuple[str, int, str | None]]  # (email, attempts, reply)
     in_doubt: list[str]
+    workers: list[WorkerStatus] = field(default_factory=list)  # live and lost send processes

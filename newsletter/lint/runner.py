@@ -220,4 +220,5 @@ def _render_findings(issue: Issue, pool: Content, config: Config, now: dt.dateti
     html = built.files["issue.html"]
     return email_rules(built.rendered.html, built.files["issue.txt"].decode(), len(html),
                        issue_path, sources, rest,
-                       skip_links=[built.rendered.markers.unsubscribe_url])
+                       skip_links=[built.rendered.markers.unsubscribe_url,
+                                   f"{config.base_url}/issues/{issue.date.isoformat()}/"])

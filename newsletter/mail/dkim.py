@@ -47,7 +47,8 @@ __all__ = ["ED25519_ENV", "RSA_ENV", "SIGNED_HEADERS", "DKIMSigner", "dkimpy_sig
 # h=: each field once per copy in the message and once more, so an added copy breaks the
 # signature (over-signing). List-Unsubscribe-Post is not in dkimpy's default list.
 SIGNED_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"mime-version",
-                  b"content-type", b"list-id", b"list-unsubscribe", b"list-unsubscribe-post")
+                  b"content-type", b"list-id", b"list-unsubscribe", b"list-unsubscribe-post",
+                  b"feedback-id")  # Gmail's feedback loop wants Feedback-ID signed
 _SIGNED_IF_PRESENT = (b"reply-to",)
 _HEADER = b"DKIM-Signature"
 _SPACES = re.compile(rb" +")

@@ -52,6 +52,31 @@ def unsubscribe_base(config: Config) -> str:
     return config.delivery.unsubscribe_url or f"{config.base_url}/unsubscribe"
 
 
+def bounce_address(config: Config) -> str:
+    """The mailbox returned mail goes to: delivery.bounce_address, else bounces@<from domain>.
+
+    Each message's return path is this address with the issue and a signed token after a
+    `+` (VERP), so its local part must be ASCII and hold no `+` of its own.
+    """
+    address = getattr(config.delivery, "bounce_address", None) or \
+        f"bounces@{message_domain(config)}"
+    local = address.rpartition("@")[0]
+    if not address.isascii() or not local or "+" in local or CONTROL.search(address):
+        raise DeliveryError(f"delivery.bounce_address {address!r} cannot carry VERP",
+                            hint="use a plain ASCII address without +, e.g. bounces@example.org",
+                            code="bounce-address")
+    return address
+
+
+def feedback_id(config: Config, issue: str) -> str:
+    """Gmail's feedback loop identifier, `a:b:c:SenderId`: issue, list, mailer, sender.
+
+    The same for every reader of an issue; Gmail reports complaint rates per field.
+    """
+    fields = (issue, list_id(config), "newsletter", message_domain(config))
+    return ":".join(re.sub(r"[^A-Za-z0-9._-]", "-", field) for field in fields)
+
+
 def header(name: str, value: str) -> bytes:
     """One header line, folded, non-ASCII as RFC 2047 encoded words (slow: once per issue)."""
     return policy.SMTP.header_factory(name, value).fold(policy=policy.SMTP).encode("ascii")

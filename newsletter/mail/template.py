@@ -23,8 +23,11 @@ from email.utils import format_datetime
 from markupsafe import escape
 
 from newsletter.config import Config
+from newsletter.errors import DeliveryError
 from newsletter.mail.headers import (
     CRLF,
+    bounce_address,
+    feedback_id,
     header,
     list_id,
     message_domain,
@@ -40,6 +43,8 @@ from newsletter.render.issue import Rendered
 NAME, URL = 0, 1
 # The archive copy's reader: a reserved domain (RFC 2606), so it can never be delivered.
 SAMPLE_READER = "reader@example.invalid"
+# RFC 5321's limit on a local part; a VERP token of a 12-digit subscriber id must fit.
+_LOCAL_MAX, _LONGEST_TOKEN = 64, len("123456789012.") + 22
 
 
 @dataclass(frozen=True)
@@ -64,12 +69,24 @@ class MessageTemplate:
 
     def __init__(self, rendered: Rendered, config: Config, issue_date: dt.date,
                  token: Callable[[int], str] | None, now: dt.datetime, *,
-                 sign: Callable[[bytes], bytes] | None = None) -> None:
+                 sign: Callable[[bytes], bytes] | None = None,
+                 verp: Callable[[int], str] | None = None) -> None:
         """`token(subscriber_id) -> str` signs the unsubscribe link (None: no personal links);
-        `sign(message) -> message` adds the DKIM signatures (None: unsigned)."""
+        `sign(message) -> message` adds the DKIM signatures (None: unsigned);
+        `verp(subscriber_id) -> str` signs the return path (None: the bare bounce address)."""
         refuse_header_injection(rendered.subject, "subject")
         self._token = token
         self._sign = sign
+        self._verp = verp
+        self.bounce_address = bounce_address(config)
+        local, _, self._bounce_domain = self.bounce_address.rpartition("@")
+        self._verp_prefix = f"{local}+{issue_date.isoformat()}."
+        if len(self._verp_prefix) + _LONGEST_TOKEN > _LOCAL_MAX:
+            raise DeliveryError(f"delivery.bounce_address {self.bounce_address!r}: its local "
+                                f"part is too long for VERP (at most {_LOCAL_MAX} characters "
+                                "with the issue and token)", hint="use a shorter local part, "
+                                "e.g. bounces@", code="bounce-address")
+        self.feedback_id = feedback_id(config, issue_date.isoformat())
         self._greeting = config.greeting_name
         self.list_id = list_id(config)
         self.unsubscribe_base = unsubscribe_base(config)
@@ -105,11 +122,19 @@ class MessageTemplate:
             header("Date", format_datetime(now)),
             header("List-Id", f"{refuse_header_injection(config.title, 'title')} "
                               f"<{self.list_id}>"),
+            f"Feedback-ID: {self.feedback_id}\r\n".encode(),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             b"MIME-Version: 1.0\r\n",
             f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n'.encode(),
         ]
         return b"".join(headers)
+
+    def envelope_sender(self, subscriber_id: int | None) -> str:
+        """The reader's return path (MAIL FROM), `bounces+<issue>.<token>@domain` (VERP):
+        returned mail names the issue and the reader, signed so it cannot be forged."""
+        if subscriber_id is None or self._verp is None:
+            return self.bounce_address
+        return f"{self._verp_prefix}{self._verp(subscriber_id)}@{self._bounce_domain}"
 
     def unsubscribe_url(self, subscriber_id: int | None) -> str:
         """The reader's one-click link; without a reader (the archive copy), the bare address."""
@@ -128,13 +153,19 @@ class MessageTemplate:
         if message_id is not None:
             identity = header("Message-ID", refuse_header_injection(message_id, "message_id"))
         else:
-            identity = b"Message-ID: " + self._id_prefix + str(subscriber_id).encode() \
+            identity = b"Message-ID: " + self._id_prefix + self._reader_mark(subscriber_id, url) \
                 + self._id_suffix
         out = [self._head, to, identity,
                b"List-Unsubscribe: <" + url.encode() + b">", self._mailto, self._separators[0]]
         out += self._bodies(greeting(name, self._greeting), url)
         data = b"".join(out)
         return data if self._sign is None else self._sign(data)
+
+    def _reader_mark(self, subscriber_id: int | None, url: str) -> bytes:
+        """The reader's part of the Message-ID: a hash of their signed link (which names their
+        uid), stable for them, and saying nothing about how many readers the list has."""
+        source = url if self._token is not None else f"{self.list_id}\x00{subscriber_id}"
+        return hashlib.sha256(source.encode()).hexdigest()[:20].encode()
 
     def build_sample(self, message_id: str) -> bytes:
         """The archive copy: a sample reader, the generic greeting, the bare unsubscribe link."""

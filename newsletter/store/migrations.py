@@ -71,8 +71,82 @@ _V1 = Migration(
                 *_INDEXES),
 )
 
+# v2: many send processes on one ledger. A process holds a lease (a `workers` row it renews);
+# a ledger row's `worker` is "<lease id>/<connection>", so rows whose lease ran out are found
+# by a join, without writing every row at each renewal. `send_pace` is the next free send
+# slot of an issue, shared by every process for a rate limit over all of them. Times are
+# epoch seconds of the database's clock (PostgreSQL), so machines need not agree on the time.
+_WORKERS = """
+    CREATE TABLE workers (
+        id TEXT{text} PRIMARY KEY,
+        issue_date TEXT{text} NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at {real} NOT NULL,
+        heartbeat_at {real} NOT NULL,
+        lease_until {real} NOT NULL,
+        sent INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        stopped INTEGER NOT NULL DEFAULT 0 CHECK (stopped IN (0, 1, 2)))"""
+_PACE = """
+    CREATE TABLE send_pace (
+        issue_date TEXT{text} PRIMARY KEY,
+        next_slot {real} NOT NULL DEFAULT 0)"""
+_WORKERS_INDEX = "CREATE INDEX workers_by_issue ON workers (issue_date, stopped)"
+
+_V2 = Migration(
+    2,
+    sqlite=(_WORKERS.format(real="REAL", text=""), _PACE.format(real="REAL", text=""),
+            _WORKERS_INDEX),
+    postgresql=(_WORKERS.format(real="DOUBLE PRECISION", text=_BYTEWISE),
+                _PACE.format(real="DOUBLE PRECISION", text=_BYTEWISE), _WORKERS_INDEX),
+)
+
+# v4: bounces and complaints read from returned mail (`newsletter bounces`), one row per
+# report, keyed by the report's Message-ID (or its hash) so reading a report twice records it
+# once. Soft bounces "in a row" are counted from these rows and the ledger, not kept.
+_BOUNCE_EVENTS = """
+    CREATE TABLE bounce_events (
+        message_key TEXT{text} PRIMARY KEY,
+        issue_date TEXT{text},
+        subscriber_id {ref} NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('hard', 'soft', 'complaint')),
+        status TEXT,
+        at TEXT NOT NULL)"""
+_BOUNCE_INDEXES = (
+    "CREATE INDEX bounce_events_by_issue ON bounce_events (issue_date, kind)",
+    "CREATE INDEX bounce_events_by_subscriber ON bounce_events (subscriber_id, issue_date)",
+)
+_V4 = Migration(
+    4,
+    sqlite=(_BOUNCE_EVENTS.format(ref="INTEGER", text=""), *_BOUNCE_INDEXES),
+    postgresql=(_BOUNCE_EVENTS.format(ref="BIGINT", text=_BYTEWISE), *_BOUNCE_INDEXES),
+)
+# v3: every subscriber gets a random `uid` that links name instead of the row number (SQLite
+# hands a forgotten reader's id to the next one added, and ids count the list). Rows present
+# when it runs are marked `legacy_tokens`: only their `<id>.<sig>` links, sent before, are
+# still honoured; a row added later, perhaps on a reused id, never accepts one. SQLite cannot
+# add a column with a computed default, so a trigger gives each new row its uid.
+_NEW_UID_SQLITE = "lower(hex(randomblob(16)))"
+_V3 = Migration(
+    3,
+    sqlite=("ALTER TABLE subscribers ADD COLUMN uid TEXT",
+            "ALTER TABLE subscribers ADD COLUMN legacy_tokens INTEGER NOT NULL DEFAULT 0",
+            f"UPDATE subscribers SET uid = {_NEW_UID_SQLITE}, legacy_tokens = 1",
+            "CREATE UNIQUE INDEX subscribers_by_uid ON subscribers (uid)",
+            f"""CREATE TRIGGER subscribers_new_uid AFTER INSERT ON subscribers
+                FOR EACH ROW WHEN NEW.uid IS NULL BEGIN
+                    UPDATE subscribers SET uid = {_NEW_UID_SQLITE} WHERE id = NEW.id;
+                END"""),
+    postgresql=('ALTER TABLE subscribers ADD COLUMN uid TEXT COLLATE "C" NOT NULL '
+                "DEFAULT replace(gen_random_uuid()::text, '-', '')",
+                "ALTER TABLE subscribers ADD COLUMN legacy_tokens INTEGER NOT NULL DEFAULT 1",
+                "ALTER TABLE subscribers ALTER COLUMN legacy_tokens SET DEFAULT 0",
+                "CREATE UNIQUE INDEX subscribers_by_uid ON subscribers (uid)"),
+)
+
 # Append only, never edit a released step: a database at version N has run steps 1..N.
-MIGRATIONS: list[Migration] = [_V1]
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4]
 
 
 def latest() -> int:

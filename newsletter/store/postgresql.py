@@ -3,8 +3,10 @@
 One connection per instance (one instance per thread), in autocommit mode: each ledger change
 is one statement, or a short transaction where two go together. `claim_batch` takes rows
 ``FOR UPDATE SKIP LOCKED``: workers in several processes get disjoint batches without
-waiting. Imports COPY into a temporary table and upsert from it in one statement. Streaming
-queries read a server-side cursor WITH HOLD, a chunk at a time, with no transaction left open.
+waiting; any number of send processes, on any machines, share the ledger, each holding a
+lease (store/pg_workers.py). Imports COPY into a temporary table and upsert from it in one
+statement (store/pg_bulk.py). Streaming queries read a server-side cursor WITH HOLD, a chunk
+at a time, with no transaction left open.
 psycopg is imported only here, and this module only for a ``postgresql://`` URL. Errors name
 the database by its URL with the password masked, and scrub the password from libpq's text.
 """
@@ -12,37 +14,28 @@ the database by its URL with the password masked, and scrub the password from li
 from __future__ import annotations
 
 import itertools
-from collections.abc import Generator, Iterable, Iterator
-from contextlib import contextmanager, suppress
-from operator import itemgetter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import errors as pg_errors
 
 from newsletter.errors import DeliveryError
-from newsletter.store.base import STATES, TABLES, Claim, Outstanding, Row, Subscriber, stamp
+from newsletter.store.base import STATES, Claim, Outstanding, Subscriber, stamp
+from newsletter.store.bounce_events import BounceEvents
+from newsletter.store.links import SubscriberLinks
 from newsletter.store.migrations import latest, pending
+from newsletter.store.pg_bulk import PgBulk
+from newsletter.store.pg_workers import PgWorkers
 from newsletter.store.urls import MASK, mask_password, passwords
 
-# Advisory locks: (a fixed 32-bit key, the schema's hash), since one database may hold the
-# tables of several lists, each in its own schema.
+# The advisory lock of migrations: (a fixed 32-bit key, the schema's hash), since one database
+# may hold the tables of several lists, each in its own schema.
 _MIGRATE_KEY = 0x6E6C_6D67  # "nlmg"
-_SEND_KEY = 0x6E6C_7364  # "nlsd"
 _OF_SCHEMA = "%s, hashtext(current_schema())"
 _CHUNK = 2000  # rows fetched per round trip by the streaming queries
 
-_UPSERT = """
-    INSERT INTO subscribers AS s (email, name, status, created_at, updated_at)
-    SELECT email, name, status, %(now)s, %(now)s FROM {rows}
-    ON CONFLICT (email) DO UPDATE SET
-        name = CASE WHEN excluded.name = '' THEN s.name ELSE excluded.name END,
-        status = CASE WHEN s.status = 'active' THEN excluded.status ELSE s.status END,
-        updated_at = excluded.updated_at
-    WHERE (excluded.name <> '' AND excluded.name <> s.name)
-       OR (s.status = 'active' AND excluded.status <> 'active')"""
-_ONE_ROW = "(VALUES (%(email)s, %(name)s, %(status)s)) AS i (email, name, status)"
 _CLAIM = """
     WITH batch AS (
         SELECT subscriber_id FROM deliveries
@@ -68,7 +61,7 @@ _SENT_AND_START = """
            OR (subscriber_id = %(next)s AND state = 'claimed' AND worker = %(worker)s))"""
 
 
-class PostgresStore:
+class PostgresStore(PgWorkers, PgBulk, BounceEvents, SubscriberLinks):
     """The Store on a PostgreSQL database. One instance per thread (one connection each)."""
 
     path = Path()
@@ -77,7 +70,6 @@ class PostgresStore:
         self.url = mask_password(url)
         self._secrets = passwords(url)
         self._cursors = itertools.count(1)
-        self._locked = False
         self._db = self._connect(url)
         try:
             self._migrate()
@@ -137,6 +129,9 @@ class PostgresStore:
         with self._guard():
             return self._db.execute(sql, params)
 
+    def _fetch(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        return self._execute(sql, params).fetchall()
+
     def _update(self, sql: str, params: Any) -> int:
         """One statement, committed on its own; the number of rows it changed."""
         return self._execute(sql, params).rowcount
@@ -185,60 +180,6 @@ class PostgresStore:
     def schema_version(self) -> int:
         return int(self._value("SELECT coalesce(max(version), 0) FROM schema_version"))
 
-    @contextmanager
-    def send_lock(self) -> Iterator[None]:
-        """The right to run a send on this list: a session advisory lock (per schema).
-
-        Held by this store's connection, and released by the server when that session ends,
-        however the process ends. Like SQLite's flock it is exclusive (one send at a time),
-        so rows left in 'sending' belong to a dead run and `recover` may send them again. It
-        holds only while this connection lives: should it drop while the workers' connections
-        keep sending, another run could take the lock and recover rows still in flight. Only
-        `recover` relies on it; every other statement is safe with any number of concurrent
-        workers (disjoint claims by SKIP LOCKED, updates checked against the worker), which is
-        what per-worker leases will build on.
-        """
-        if self._locked or not self._value(f"SELECT pg_try_advisory_lock({_OF_SCHEMA})",
-                                           (_SEND_KEY,)):
-            raise DeliveryError(f"another send is running on this database ({self.url})",
-                                hint="wait for it to finish", code="send-running")
-        self._locked = True
-        try:
-            yield
-        finally:
-            self._locked = False
-            with suppress(psycopg.Error):  # else the session is gone, and its lock with it
-                self._db.execute(f"SELECT pg_advisory_unlock({_OF_SCHEMA})", (_SEND_KEY,))
-
-    def upsert_subscribers(self, rows: Iterable[tuple[str, str, str]]) -> tuple[int, int]:
-        """Insert or update (email, name, status) rows in one transaction: (added, updated).
-
-        A blank name keeps the stored one. An address that has left (unsubscribed, bounced)
-        is never made active again; an import may still mark an active address as left.
-        The rows go by COPY into a temporary table as they are read, then one statement
-        upserts them in their order (row by row if an address comes twice).
-        """
-        now = stamp()
-        with self._transaction() as cursor:
-            cursor.execute('CREATE TEMPORARY TABLE import_rows (seq BIGINT, email TEXT '
-                           'COLLATE "C", name TEXT, status TEXT) ON COMMIT DROP')
-            with cursor.copy("COPY import_rows (seq, email, name, status) FROM STDIN") as copy:
-                for seq, (email, name, status) in enumerate(rows):
-                    copy.write_row((seq, email, name, status))
-            before = self.count_subscribers()
-            try:
-                with self._db.transaction():  # a savepoint: the statement may be refused
-                    cursor.execute(_UPSERT.format(rows="import_rows ORDER BY seq"),
-                                   {"now": now})
-            except pg_errors.CardinalityViolation:  # "cannot affect row a second time"
-                cursor.execute("SELECT email, name, status FROM import_rows ORDER BY seq")
-                cursor.executemany(_UPSERT.format(rows=_ONE_ROW), [
-                    {"now": now, "email": email, "name": name, "status": status}
-                    for email, name, status in cursor.fetchall()])
-            changed = cursor.rowcount
-            added = self.count_subscribers() - before
-        return added, changed - added
-
     def count_subscribers(self, status: str | None = None) -> int:
         if status is None:
             return int(self._value("SELECT count(*) FROM subscribers"))
@@ -277,23 +218,6 @@ class PostgresStore:
             INSERT INTO deliveries (issue_date, subscriber_id, email, state, updated_at)
             SELECT %s, id, email, 'pending', %s FROM subscribers WHERE status = 'active'
             ON CONFLICT (issue_date, subscriber_id) DO NOTHING""", (issue, stamp()))
-
-    def recover(self, issue: str) -> int:
-        """After a dead run (call under `send_lock`): rows back to pending; returns in-doubt count.
-
-        Rows in 'sending' were in flight when the run died; they are marked in_doubt so the
-        status report can name them. Claimed rows were never pushed and just go back.
-        """
-        with self._transaction() as cursor:
-            cursor.execute("""
-                UPDATE deliveries SET state = 'pending', in_doubt = 1, worker = NULL,
-                    reply = 'in doubt: in flight when a run stopped; sent again',
-                    updated_at = %s
-                WHERE issue_date = %s AND state = 'sending'""", (stamp(), issue))
-            in_doubt = cursor.rowcount
-            cursor.execute("""UPDATE deliveries SET state = 'pending', worker = NULL
-                              WHERE issue_date = %s AND state = 'claimed'""", (issue,))
-        return in_doubt
 
     def claim_batch(self, issue: str, worker: str, n: int, now: float) -> list[Claim]:
         """Hand up to n due pending rows to `worker` (pending -> claimed), in one statement.
@@ -403,49 +327,6 @@ class PostgresStore:
         if in_doubt:
             sql += " AND in_doubt = 1"
         yield from self._stream(sql + ' ORDER BY email COLLATE "C"', params)
-
-    def dump(self) -> Generator[tuple[str, Row], None, None]:
-        """(table, row) of every row in key order, from one REPEATABLE READ snapshot."""
-        with self._guard(), self._db.transaction():
-            self._db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            for table, columns in TABLES.items():
-                with self._db.cursor(name=f"dump_{table}") as cursor:
-                    cursor.itersize = _CHUNK
-                    cursor.execute(f"SELECT {', '.join(columns)} FROM {table} "
-                                   f"ORDER BY {columns[0]}, {columns[1]}")
-                    for row in cursor:
-                        yield table, row
-
-    def load(self, rows: Iterable[tuple[str, Row]]) -> dict[str, int]:
-        """Rows as `dump` yields them (ids kept) into this empty store, in one transaction.
-
-        Each table is filled by COPY; then the id sequence moves past the highest id copied.
-        """
-        loaded = dict.fromkeys(TABLES, 0)
-        with self._transaction() as cursor:
-            cursor.execute("LOCK TABLE subscribers, deliveries IN EXCLUSIVE MODE")
-            cursor.execute("SELECT (SELECT count(*) FROM subscribers), "
-                           "(SELECT count(*) FROM deliveries)")
-            found = cursor.fetchone() or (0, 0)
-            if any(found):
-                raise DeliveryError(f"{self.url} is not empty: {found[0]} subscriber(s), "
-                                    f"{found[1]} ledger row(s)", code="not-empty",
-                                    hint="copy into a new, empty database")
-            for table, group in itertools.groupby(rows, key=itemgetter(0)):
-                columns = ", ".join(TABLES[table])
-                try:
-                    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                        for _, row in group:
-                            copy.write_row(row)
-                            loaded[table] += 1
-                except (psycopg.DataError, psycopg.IntegrityError) as exc:  # e.g. a NUL in text
-                    raise DeliveryError(
-                        f"{self.url}: {table} row {loaded[table] + 1} cannot be stored: "
-                        f"{self._scrub(str(exc))}", code="bad-row",
-                        hint="correct that row in the source and copy again") from None
-            cursor.execute("SELECT setval(pg_get_serial_sequence('subscribers', 'id'), "
-                           "coalesce(max(id), 0) + 1, false) FROM subscribers")
-        return loaded
 
 
 def _connect_hint(reason: str) -> str:

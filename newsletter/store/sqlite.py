@@ -34,7 +34,10 @@ from pathlib import Path
 
 from newsletter.errors import DeliveryError
 from newsletter.store.base import STATES, TABLES, Claim, Outstanding, Row, Subscriber, stamp
+from newsletter.store.bounce_events import BounceEvents
+from newsletter.store.links import SubscriberLinks
 from newsletter.store.migrations import latest, pending
+from newsletter.store.sqlite_workers import SQLiteWorkers
 from newsletter.store.urls import sqlite_url
 
 _START_ATTEMPT = """
@@ -57,8 +60,12 @@ def _writer_lock(path: Path) -> threading.Lock:
         return _WRITER_LOCKS.setdefault(path.resolve(), threading.Lock())
 
 
-class SQLiteStore:
-    """The Store on one SQLite file. One instance per thread (one connection each)."""
+class SQLiteStore(SQLiteWorkers, BounceEvents, SubscriberLinks):
+    """The Store on one SQLite file. One instance per thread (one connection each).
+
+    Recovery, leases and the shared pace are in store/sqlite_workers.py."""
+
+    _dialect = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -124,6 +131,9 @@ class SQLiteStore:
                 raise
             self._db.execute("COMMIT")
 
+    def _fetch(self, sql: str, params: dict[str, object]) -> list[tuple]:
+        return self._db.execute(sql, params).fetchall()
+
     def _update(self, sql: str, parameters: tuple | dict[str, object]) -> int:
         """One statement in its own transaction (autocommit); the number of rows changed."""
         with self._writer:
@@ -161,8 +171,8 @@ class SQLiteStore:
             before = self.count_subscribers()
             changes = db.total_changes
             db.executemany("""
-                INSERT INTO subscribers (email, name, status, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?)
+                INSERT INTO subscribers (email, name, status, created_at, updated_at, uid)
+                VALUES (?, ?, ?, ?, ?, lower(hex(randomblob(16))))
                 ON CONFLICT (email) DO UPDATE SET
                     name = CASE WHEN excluded.name = '' THEN subscribers.name
                                 ELSE excluded.name END,
@@ -221,22 +231,6 @@ class SQLiteStore:
                 SELECT ?, id, email, 'pending', ? FROM subscribers WHERE status = 'active'
                 ON CONFLICT (issue_date, subscriber_id) DO NOTHING""", (issue, stamp()))
             return cursor.rowcount
-
-    def recover(self, issue: str) -> int:
-        """After a dead run (call under `send_lock`): rows back to pending; returns in-doubt count.
-
-        Rows in 'sending' were in flight when the run died; they are marked in_doubt so the
-        status report can name them. Claimed rows were never pushed and just go back.
-        """
-        with self._write() as db:
-            in_doubt = db.execute("""
-                UPDATE deliveries SET state = 'pending', in_doubt = 1, worker = NULL,
-                    reply = 'in doubt: in flight when a run stopped; sent again',
-                    updated_at = ?
-                WHERE issue_date = ? AND state = 'sending'""", (stamp(), issue)).rowcount
-            db.execute("""UPDATE deliveries SET state = 'pending', worker = NULL
-                          WHERE issue_date = ? AND state = 'claimed'""", (issue,))
-            return in_doubt
 
     def claim_batch(self, issue: str, worker: str, n: int, now: float) -> list[Claim]:
         """Hand up to n due pending rows to `worker` (pending -> claimed).

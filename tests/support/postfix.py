@@ -3,11 +3,13 @@
 `running_postfix()` writes main.cf and master.cf into a new temporary folder (the
 configuration, queue and data directories all live there), starts `postfix -c FOLDER start`
 as an SMTP server on 127.0.0.1 only, on a free port, and always stops it. It delivers mail
-for one test domain to Maildirs under FOLDER/mail/, one per user, through virtual(8); mail
-for any other domain is bounced, never relayed (no DNS, no outside delivery). Mail to an
-unknown user of the test domain is accepted and then bounced by Postfix itself, so a real
-DSN (RFC 3464) goes to the envelope sender. `gone.test` recipients fail permanently (5.1.1)
-and `full.test` ones temporarily (4.2.2), after acceptance, as a remote server would.
+for one test domain (`news.test`, or `domain=`: a list's own domain, say example.org, whose
+addresses the address checks accept) to Maildirs under FOLDER/mail/, one per user, through
+virtual(8); mail for any other domain is bounced, never relayed (no DNS, no outside
+delivery). Mail to an unknown user of the test domain is accepted and then bounced by
+Postfix itself, so a real DSN (RFC 3464) goes to the envelope sender. `gone.test`
+recipients fail permanently (5.1.1) and `full.test` ones temporarily (4.2.2), after
+acceptance, as a remote server would.
 
 Postfix's master must run as root: without root, or without the postfix package, the
 harness fails loudly (the tests never skip).
@@ -64,7 +66,7 @@ def free_port() -> int:
         return port
 
 
-def _main_cf(folder: Path, owner: pwd.struct_passwd) -> str:
+def _main_cf(folder: Path, owner: pwd.struct_passwd, domain: str = DOMAIN) -> str:
     settings = {
         "compatibility_level": "3.6",
         "queue_directory": folder / "queue",
@@ -77,9 +79,9 @@ def _main_cf(folder: Path, owner: pwd.struct_passwd) -> str:
         "setgid_group": "postdrop",
         "inet_interfaces": "127.0.0.1",
         "inet_protocols": "ipv4",
-        "myhostname": f"mx.{DOMAIN}",
-        "mydomain": DOMAIN,
-        "myorigin": DOMAIN,
+        "myhostname": f"mx.{domain}",
+        "mydomain": domain,
+        "myorigin": domain,
         "mydestination": "",
         "mynetworks": "127.0.0.0/8",
         "relayhost": "",
@@ -94,7 +96,7 @@ def _main_cf(folder: Path, owner: pwd.struct_passwd) -> str:
         "alias_database": "",
         "smtpd_relay_restrictions": "permit_mynetworks, reject_unauth_destination",
         "smtpd_recipient_restrictions": "permit_mynetworks, reject",
-        "virtual_mailbox_domains": f"{DOMAIN}, gone.test, full.test",
+        "virtual_mailbox_domains": f"{domain}, gone.test, full.test",
         "virtual_mailbox_base": folder / "mail",
         "virtual_mailbox_maps": f"texthash:{folder / 'mailboxes'}",
         "virtual_uid_maps": f"static:{owner.pw_uid}",
@@ -120,13 +122,14 @@ def _main_cf(folder: Path, owner: pwd.struct_passwd) -> str:
 class Postfix:
     """A configured Postfix folder; `start()` and `stop()` the daemon, read its Maildirs."""
 
-    def __init__(self, folder: Path, users: tuple[str, ...] = USERS) -> None:
+    def __init__(self, folder: Path, users: tuple[str, ...] = USERS,
+                 domain: str = DOMAIN) -> None:
         if not os.access(POSTFIX, os.X_OK) or not Path(DAEMONS, "master").exists():
             raise RuntimeError(f"{POSTFIX} is missing: install Debian's postfix package "
                                "(apt-get install postfix); the tests need the daemon")
         if os.geteuid() != 0:
             raise RuntimeError("the Postfix tests must run as root (Postfix's master does)")
-        self.folder, self.users = folder, users
+        self.folder, self.users, self.domain = folder, users, domain
         self.host, self.port = "127.0.0.1", free_port()
         self.owner = pwd.getpwnam(MAILBOX_OWNER)
         self._write_config()
@@ -139,16 +142,16 @@ class Postfix:
         os.chown(folder / "mail", self.owner.pw_uid, self.owner.pw_gid)
         postfix_user = pwd.getpwnam("postfix")
         os.chown(folder / "data", postfix_user.pw_uid, postfix_user.pw_gid)
-        (folder / "main.cf").write_text(_main_cf(folder, self.owner))
+        (folder / "main.cf").write_text(_main_cf(folder, self.owner, self.domain))
         (folder / "master.cf").write_text(_SERVICES.format(port=f"127.0.0.1:{self.port}"))
         (folder / "mailboxes").write_text(
-            "".join(f"{user}@{DOMAIN} {user}/\n" for user in self.users))
+            "".join(f"{user}@{self.domain} {user}/\n" for user in self.users))
         (folder / "transport").write_text(
             "gone.test error:5.1.1 <gone.test>: mailbox unavailable (the test's remote)\n"
             "full.test retry:4.2.2 mailbox full (the test's remote)\n")
 
     def address(self, user: str) -> str:
-        return f"{user}@{DOMAIN}"
+        return f"{user}@{self.domain}"
 
     def maildir(self, user: str) -> Path:
         return self.folder / "mail" / user
@@ -237,7 +240,7 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def running_postfix(users: tuple[str, ...] = USERS) -> Iterator[Postfix]:
+def running_postfix(users: tuple[str, ...] = USERS, domain: str = DOMAIN) -> Iterator[Postfix]:
     """A started Postfix on 127.0.0.1, configured in a new temporary folder; always stopped
     and the folder removed.
 
@@ -247,7 +250,7 @@ def running_postfix(users: tuple[str, ...] = USERS) -> Iterator[Postfix]:
     folder = Path(tempfile.mkdtemp(prefix="newsletter-postfix-"))
     try:
         folder.chmod(0o755)
-        server = Postfix(folder, users)
+        server = Postfix(folder, users, domain)
         server.start()
         try:
             yield server

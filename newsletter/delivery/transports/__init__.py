@@ -26,7 +26,7 @@ def transport_factory(config: Config, name: str | None = None, *, smtp_url: str 
 
         return lambda: OutboxTransport(outbox_folder)
     if name == "smtp":
-        from newsletter.delivery.transports.smtp import SMTPSettings, SMTPTransport
+        from newsletter.delivery.transports.smtp import SMTPSettings, SMTPTransport, ehlo_name
 
         url = smtp_url or config.delivery.smtp_url
         if not url:
@@ -35,6 +35,7 @@ def transport_factory(config: Config, name: str | None = None, *, smtp_url: str 
                                      "delivery.smtp_url in newsletter.toml")
         ca_file = config.delivery.smtp_ca_file
         settings = SMTPSettings.from_url(url, timeout=config.delivery.smtp_timeout,
-                                         ca_file=config.resolve(ca_file) if ca_file else None)
+                                         ca_file=config.resolve(ca_file) if ca_file else None,
+                                         ehlo_name=ehlo_name(config))
         return lambda: SMTPTransport(settings)
     raise DeliveryError(f"unknown transport {name!r}", hint=f"use one of: {', '.join(NAMES)}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from newsletter.config import smtp_url_problem
+from newsletter.config import Config, smtp_url_problem
 from newsletter.delivery.transports.base import (
     Envelope,
     Reply,
@@ -28,7 +28,7 @@ from newsletter.delivery.transports.base import (
     TransportError,
 )
 from newsletter.errors import DeliveryError
-from newsletter.mail.headers import ascii_address
+from newsletter.mail.headers import ascii_address, message_domain
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 _NEEDS_STUFFING = re.compile(rb"(?m)^\.")
@@ -38,6 +38,11 @@ _UNUSUAL_ADDRESS = re.compile(r"[^\x21-\x3b\x3d\x3f-\x7e]")
 _UNSAFE_ADDRESS = re.compile(r"[\x00-\x20<>\x7f]")
 _STAGES: tuple[Stage, Stage, Stage] = ("MAIL", "RCPT", "DATA")
 _ACCEPTED = ((250,), (250, 251), (354,))
+# A name with one of these endings is no name on the Internet: a receiver cannot resolve it.
+_PRIVATE_SUFFIXES = (".localdomain", ".localhost", ".local", ".internal", ".lan", ".home.arpa",
+                     ".test", ".invalid", ".example")
+_HOSTNAME = re.compile(r"(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                       r"[A-Za-z0-9-]{2,63}|\[(?:IPv6:)?[0-9A-Fa-f:.]+\]")
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,11 @@ class SMTPSettings:
     implicit_tls: bool = False
     timeout: float = 60.0
     ca_file: Path | None = None
+    ehlo_name: str | None = None  # None: this machine's FQDN, else its address literal
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float = 60.0,
-                 ca_file: Path | None = None) -> SMTPSettings:
+    def from_url(cls, url: str, *, timeout: float = 60.0, ca_file: Path | None = None,
+                 ehlo_name: str | None = None) -> SMTPSettings:
         """smtp://[user@]host[:port] (default port 25) or smtps://... (default port 465)."""
         problem = smtp_url_problem(url)
         if problem:
@@ -63,18 +69,48 @@ class SMTPSettings:
         implicit = parts.scheme == "smtps"
         return cls(host=parts.hostname, port=parts.port or (465 if implicit else 25),
                    user=unquote(parts.username) if parts.username else None,
-                   implicit_tls=implicit, timeout=timeout, ca_file=ca_file)
+                   implicit_tls=implicit, timeout=timeout, ca_file=ca_file,
+                   ehlo_name=ehlo_name)
 
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
 
 
+def ehlo_name(config: Config) -> str:
+    """The name the client gives in EHLO: delivery.ehlo_name, else this machine's fully
+    qualified name, else (a container, a laptop) the domain of from_address.
+
+    The host's own name comes first because EHLO names the sending machine, and receivers
+    compare it with the connecting address; the From domain usually resolves to a website.
+    """
+    configured = getattr(config.delivery, "ehlo_name", None)
+    name = configured or _qualified_hostname() or message_domain(config)
+    if not _HOSTNAME.fullmatch(name):
+        raise DeliveryError(f"delivery.ehlo_name {name!r} is not a host name",
+                            hint="set delivery.ehlo_name to this machine's name in DNS, "
+                                 "e.g. mail.example.org", code="ehlo-name")
+    return name
+
+
 @functools.cache
-def _local_hostname() -> str:
-    """The EHLO name, looked up once: smtplib would ask DNS again for every connection."""
-    fqdn = socket.getfqdn()
-    return fqdn if "." in fqdn else "localhost.localdomain"
+def _qualified_hostname() -> str | None:
+    """This machine's name if it is one the Internet could resolve; looked up once (smtplib
+    would ask DNS again for every connection)."""
+    fqdn = socket.getfqdn().rstrip(".").lower()
+    if "." not in fqdn or fqdn.startswith("localhost") or fqdn.endswith(_PRIVATE_SUFFIXES) \
+            or not _HOSTNAME.fullmatch(fqdn):
+        return None
+    return fqdn
+
+
+def _address_literal(smtp: smtplib.SMTP) -> str:
+    """RFC 5321's stand-in for a host without a name: [192.0.2.1] or [IPv6:2001:db8::1]."""
+    try:
+        address = str(smtp.sock.getsockname()[0]) if smtp.sock else "127.0.0.1"
+    except OSError:
+        address = "127.0.0.1"
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
 
 
 def _is_loopback(host: str) -> bool:
@@ -122,15 +158,19 @@ class SMTPTransport(Transport):
             raise TransportError(f"{PASSWORD_ENV} is not set", retry=False,
                                  hint=f"export {PASSWORD_ENV} with the password of "
                                       f"{settings.user}")
+        name = settings.ehlo_name or _qualified_hostname()
         try:
             if settings.implicit_tls:
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port,
-                                                      local_hostname=_local_hostname(),
+                                                      local_hostname=name or "[127.0.0.1]",
                                                       timeout=settings.timeout,
                                                       context=self._context)
             else:
                 smtp = smtplib.SMTP(settings.host, settings.port,
-                                    local_hostname=_local_hostname(), timeout=settings.timeout)
+                                    local_hostname=name or "[127.0.0.1]",
+                                    timeout=settings.timeout)
+            if not name:
+                smtp.local_hostname = _address_literal(smtp)
         except ssl.SSLCertVerificationError as exc:
             raise self._certificate_error(exc) from None
         except (OSError, smtplib.SMTPException) as exc:
