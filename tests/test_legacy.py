@@ -17,9 +17,9 @@ from newsletter.content.writers import issue_to_markdown, paper_to_markdown
 from newsletter.errors import ContentError
 from newsletter.importers.legacy.importer import ImportReport, import_legacy
 from newsletter.importers.legacy.parser import parse_legacy
+from support.project import LEGACY_SEEDS
 
-REPO = Path(__file__).resolve().parents[1]
-SEEDS = REPO.parent / "shared" / "seeds"
+SEEDS = LEGACY_SEEDS  # the repository's own copy of the five legacy issues
 VENUE_TRACKS = {"NeurIPS": "ml", "OSDI": "systems"}
 ORAL, SPOTLIGHT = Presentation.ORAL, Presentation.SPOTLIGHT
 ARXIV = "https://arxiv.org/abs/"
