@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +33,7 @@ from newsletter.render.issue import Rendered
 from newsletter.store import open_store
 
 from . import postfix_tools
-from .measure import Figure, summarize
+from .measure import Figure, duplicate_window, summarize
 from .postfix_tools import SMTP_SINK, SMTP_SOURCE
 
 DATE = "2025-11-28"
@@ -319,36 +318,15 @@ def bench_duplicate_window(root: Path, count: int) -> list[Figure]:
     in process on a real send into smtp-sink, by timing around the transport and the store.
     """
     from newsletter.commands import send as delivery
-    from newsletter.delivery.transports.smtp import SMTPTransport
     from newsletter.store.sqlite import SQLiteStore
 
     config = load_config(root / "newsletter.toml")
     reset_ledger(root, subscribed_project(root, count))
-    replied: dict[int, float] = {}
-    windows: list[float] = []
-    originals = SMTPTransport.send, SQLiteStore.mark_sent, SQLiteStore.mark_sent_and_start
-
-    def timed_send(self, envelope):
-        reply = originals[0](self, envelope)
-        replied[threading.get_ident()] = time.perf_counter()
-        return reply
-
-    def recorded(record):
-        def timed(self, issue, subscriber_id, reply, *rest):
-            result = record(self, issue, subscriber_id, reply, *rest)
-            windows.append((time.perf_counter() - replied[threading.get_ident()]) * 1e6)
-            return result
-        return timed
-
-    SMTPTransport.send = timed_send
-    SQLiteStore.mark_sent, SQLiteStore.mark_sent_and_start = map(recorded, originals[1:])
-    try:
-        with smtp_sink() as port, open(os.devnull, "w") as quiet:
-            delivery.send_issue(config, dt.date.fromisoformat(DATE), transport="smtp",
-                                smtp_url=f"smtp://127.0.0.1:{port}", connections=CONNECTIONS,
-                                stream=quiet, tty=False)
-    finally:
-        SMTPTransport.send, SQLiteStore.mark_sent, SQLiteStore.mark_sent_and_start = originals
+    with duplicate_window(SQLiteStore) as windows, smtp_sink() as port, \
+            open(os.devnull, "w") as quiet:
+        delivery.send_issue(config, dt.date.fromisoformat(DATE), transport="smtp",
+                            smtp_url=f"smtp://127.0.0.1:{port}", connections=CONNECTIONS,
+                            stream=quiet, tty=False)
     if len(windows) != count:
         raise SystemExit(f"bench: {len(windows)} of {count} sends were timed")
     check_ledger(config, count)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -57,3 +59,37 @@ def time_process(command: Sequence[str], runs: int, cwd: Path | None = None,
         subprocess.run(command, cwd=cwd, env=full_env, check=True, capture_output=True)
         samples.append((time.perf_counter() - start) * 1000)
     return samples
+
+
+@contextmanager
+def duplicate_window(store_class: type) -> Iterator[list[float]]:
+    """Microseconds from each server reply to the commit that records it as sent.
+
+    Wraps the SMTP transport's send and `store_class`'s two "sent" commits for the block; the
+    list fills as messages go out. A kill -9 inside this window is the only way a reader can
+    get an issue twice.
+    """
+    from newsletter.delivery.transports.smtp import SMTPTransport
+
+    replied: dict[int, float] = {}
+    windows: list[float] = []
+    originals = SMTPTransport.send, store_class.mark_sent, store_class.mark_sent_and_start
+
+    def timed_send(self, envelope):
+        reply = originals[0](self, envelope)
+        replied[threading.get_ident()] = time.perf_counter()
+        return reply
+
+    def recorded(record):
+        def timed(self, issue, subscriber_id, reply, *rest):
+            result = record(self, issue, subscriber_id, reply, *rest)
+            windows.append((time.perf_counter() - replied[threading.get_ident()]) * 1e6)
+            return result
+        return timed
+
+    SMTPTransport.send = timed_send  # type: ignore[method-assign]
+    store_class.mark_sent, store_class.mark_sent_and_start = map(recorded, originals[1:])
+    try:
+        yield windows
+    finally:
+        SMTPTransport.send, store_class.mark_sent, store_class.mark_sent_and_start = originals

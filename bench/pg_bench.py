@@ -24,7 +24,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -43,7 +42,7 @@ from .delivery_bench import (
     smtp_sink,
     write_csv,
 )
-from .measure import Figure, summarize
+from .measure import Figure, duplicate_window, summarize
 from .postfix_tools import SMTP_SOURCE
 
 SCALING_CONNECTIONS = 16
@@ -256,39 +255,19 @@ def bench_window(root: Path, server: PostgresServer, count: int) -> list[Figure]
     """From the server's final reply to the commit of 'sent', for every message, in process."""
     from newsletter.commands import send as delivery
     from newsletter.config import load_config
-    from newsletter.delivery.transports.smtp import SMTPTransport
     from newsletter.store.postgresql import PostgresStore
 
     url, env = subscribed(root, server, count)
-    replied: dict[int, float] = {}
-    windows: list[float] = []
-    originals = SMTPTransport.send, PostgresStore.mark_sent, PostgresStore.mark_sent_and_start
-
-    def timed_send(self, envelope):
-        reply = originals[0](self, envelope)
-        replied[threading.get_ident()] = time.perf_counter()
-        return reply
-
-    def recorded(record):
-        def timed(self, issue, subscriber_id, reply, *rest):
-            result = record(self, issue, subscriber_id, reply, *rest)
-            windows.append((time.perf_counter() - replied[threading.get_ident()]) * 1e6)
-            return result
-        return timed
-
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update({name: env[name] for name in ("NEWSLETTER_DATABASE_URL", "PGPASSFILE")})
-    SMTPTransport.send = timed_send
-    PostgresStore.mark_sent, PostgresStore.mark_sent_and_start = map(recorded, originals[1:])
     try:
-        with smtp_sink() as port, open(os.devnull, "w") as quiet:
+        with duplicate_window(PostgresStore) as windows, smtp_sink() as port, \
+                open(os.devnull, "w") as quiet:
             delivery.send_issue(load_config(root / "newsletter.toml"),
                                 dt.date.fromisoformat(DATE), transport="smtp",
                                 smtp_url=f"smtp://127.0.0.1:{port}",
                                 connections=SEND_CONNECTIONS, stream=quiet, tty=False)
     finally:
-        SMTPTransport.send, PostgresStore.mark_sent, PostgresStore.mark_sent_and_start = \
-            originals
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
