@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import dkim
 import pytest
 from click.testing import CliRunner
 
@@ -35,7 +34,7 @@ from newsletter.delivery.transports.smtp import SMTPSettings, SMTPTransport, ehl
 from newsletter.errors import DeliveryError
 from newsletter.mail.template import MessageTemplate
 from newsletter.store import open_store
-from support.postfix import Postfix, running_postfix
+from support.postfix import Postfix, dkim_verifies, running_postfix
 from support.project import Project
 from support.smtp import DATE, SECRET, Recorder, SMTPServer, prepare_project
 
@@ -68,18 +67,7 @@ def _published(config: Config) -> dict[str, bytes]:
 
 
 def _verifies(data: bytes, published: dict[str, bytes]) -> list[bool]:
-    signatures = [value for name, value in dkim.rfc822_parse(data)[0]
-                  if name.lower() == b"dkim-signature"]
-    results = []
-    for index, value in enumerate(signatures):
-        algorithm = dkim.util.parse_tag_value(value)[b"a"].decode()
-
-        def lookup(name: bytes, timeout: int = 5, algorithm: str = algorithm) -> bytes:
-            assert name == f"2025-11._domainkey.{DOMAIN}.".encode(), name
-            return published[algorithm]
-
-        results.append(dkim.DKIM(data).verify(idx=index, dnsfunc=lookup))
-    return results
+    return dkim_verifies(data, published, f"2025-11._domainkey.{DOMAIN}.")
 
 
 def _run(*args: str) -> Any:

@@ -22,7 +22,7 @@ from newsletter.commands.dkim import keygen
 from newsletter.delivery.bounces import Kind, Verifiers, classify, verp_address
 from newsletter.mail.dkim import SIGNED_HEADERS, signer_for
 from newsletter.mail.template import MessageTemplate
-from support.postfix import Postfix, running_postfix
+from support.postfix import Postfix, dkim_verifies, running_postfix
 from support.project import Project
 
 ISSUE = "2025-11-28"
@@ -98,18 +98,7 @@ def test_nothing_leaves_the_machine(mta: Postfix) -> None:
 
 
 def _verifies(data: bytes, published: dict[str, bytes]) -> list[bool]:
-    signatures = [value for name, value in dkim.rfc822_parse(data)[0]
-                  if name.lower() == b"dkim-signature"]
-    results = []
-    for index, value in enumerate(signatures):
-        algorithm = dkim.util.parse_tag_value(value)[b"a"].decode()
-
-        def lookup(name: bytes, timeout: int = 5, algorithm: str = algorithm) -> bytes:
-            assert name == b"2025-11._domainkey.example.org.", name
-            return published[algorithm]
-
-        results.append(dkim.DKIM(data).verify(idx=index, dnsfunc=lookup))
-    return results
+    return dkim_verifies(data, published, "2025-11._domainkey.example.org.")
 
 
 def test_signed_messages_verify_after_postfix_and_the_maildir(mta: Postfix,

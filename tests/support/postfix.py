@@ -258,3 +258,23 @@ def running_postfix(users: tuple[str, ...] = USERS, domain: str = DOMAIN) -> Ite
             server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def dkim_verifies(data: bytes, published: dict[str, bytes], record: str) -> list[bool]:
+    """Whether each DKIM-Signature of `data` verifies with dkimpy, the DNS answered by a stub
+    that knows only `record` (e.g. "2025-11._domainkey.example.org.") and its `published`
+    values per algorithm."""
+    import dkim  # type: ignore[import-untyped]
+
+    signatures = [value for name, value in dkim.rfc822_parse(data)[0]
+                  if name.lower() == b"dkim-signature"]
+    results = []
+    for index, value in enumerate(signatures):
+        algorithm = dkim.util.parse_tag_value(value)[b"a"].decode()
+
+        def lookup(name: bytes, timeout: int = 5, algorithm: str = algorithm) -> bytes:
+            assert name == record.encode(), name
+            return published[algorithm]
+
+        results.append(dkim.DKIM(data).verify(idx=index, dnsfunc=lookup))
+    return results
