@@ -115,7 +115,7 @@ class Delivery(BaseModel):
     secret_file: Path | None = None  # default: beside a SQLite database, else newsletter.toml
     connections: int = Field(4, ge=1, le=64)
     rate_limit: float = 0.0  # messages per second over all connections; 0 = off
-    batch_size: int = Field(50, ge=1, le=10_000)
+    batch_size: int = Field(50, ge=1, le=10_000)  # at most; a worker claims ~1 s of its work
     max_attempts: int = Field(5, ge=1, le=100)
     retry_base: float = Field(1.0, ge=0, le=3600)  # seconds before the first retry; doubles
     retry_cap: float = Field(60.0, ge=0, le=86_400)

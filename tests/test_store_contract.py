@@ -190,6 +190,66 @@ def test_both_dialects_make_the_same_tables(tmp_path: Path, postgres_url: str) -
         assert lite == pg == list(columns)
 
 
+def _nodes(plan: dict) -> Iterator[dict]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def test_a_claim_reads_its_batch_in_index_order_on_postgresql(postgres_url: str) -> None:
+    """v5's queue index ends with the tie-breaker: no claim reads and sorts every pending row."""
+    from newsletter.store.postgresql import CLAIM
+
+    with open_url(postgres_url) as store:
+        _subscribe(store, 2000)
+        store.enqueue(ISSUE)
+    _sql(postgres_url, "ANALYZE deliveries")
+    params = {"issue": ISSUE, "now": time.time(), "n": 50, "worker": "w/0", "when": "now"}
+    with psycopg.connect(postgres_url, autocommit=True) as pg:
+        plan = pg.execute("EXPLAIN (FORMAT JSON) " + CLAIM, params).fetchone()[0][0]["Plan"]
+    lock = next(node for node in _nodes(plan) if node["Node Type"] == "LockRows")
+    below = [node["Node Type"] for node in _nodes(lock)]
+    assert "Sort" not in below and "Seq Scan" not in below, below
+    assert any(node.get("Index Name") == "deliveries_queue" for node in _nodes(lock))
+
+
+def test_a_claim_reads_its_batch_in_index_order_on_sqlite(tmp_path: Path) -> None:
+    from newsletter.store.sqlite import CLAIM
+
+    url = sqlite_url(tmp_path / "news.sqlite3")
+    with open_url(url) as store:
+        _subscribe(store, 2000)
+        store.enqueue(ISSUE)
+    db = sqlite3.connect(sqlite_path(url))
+    try:
+        steps = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + CLAIM,
+                                              (ISSUE, time.time(), 50))]
+    finally:
+        db.close()
+    assert any("deliveries_queue" in step for step in steps), steps
+    assert not any("TEMP B-TREE" in step for step in steps), steps
+
+
+def test_v5_upgrades_the_queue_index_and_keeps_the_ledger(url: str, monkeypatch) -> None:
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", migrations_module.MIGRATIONS[:4])
+    with open_url(url) as store:
+        _subscribe(store, 3)
+        store.enqueue(ISSUE)
+        assert store.schema_version() == 4
+    monkeypatch.undo()
+    with open_url(url) as store:
+        assert store.schema_version() == latest() >= 5
+        assert store.counts(ISSUE)["pending"] == 3
+        claimed = store.claim_batch(ISSUE, "w/0", 2, time.time())
+    assert [claim.email for claim in claimed] == ["r0@example.org", "r1@example.org"]
+    if is_sqlite(url):
+        columns = [row[2] for row in _sql(url, "PRAGMA index_info(deliveries_queue)")]
+    else:
+        columns = [_sql(url, "SELECT pg_get_indexdef('deliveries_queue'::regclass)")[0][0]]
+        columns = columns[0].rpartition("(")[2].rstrip(")").split(", ")
+    assert columns == ["issue_date", "state", "next_attempt_at", "subscriber_id"]
+
+
 # -- subscribers ----------------------------------------------------------------------------
 
 

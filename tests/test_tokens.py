@@ -214,3 +214,24 @@ def test_a_confirmation_link_is_signed_expires_and_has_one_spelling() -> None:
         other.open(token, 0)
     with pytest.raises(DeliveryError):
         unsubscribe.reference(token)
+
+
+def test_the_uid_cache_stays_bounded_over_a_long_list(tmp_path) -> None:
+    """A send to any number of readers keeps a few chunks of uids, not the whole list."""
+    from newsletter.audience.tokens import ReaderTokens, Signer
+    from newsletter.store import open_url
+    from newsletter.store.urls import sqlite_url
+
+    url = sqlite_url(tmp_path / "news.sqlite3")
+    count = ReaderTokens.CHUNK * (ReaderTokens.CHUNKS + 4)
+    with open_url(url) as store:
+        store.upsert_subscribers((f"r{i}@example.org", "", "active") for i in range(count))
+        uids = dict(store.subscriber_uids(0, count + 1))
+    tokens = ReaderTokens(Signer(b"k" * 32, "list.example.org"), lambda: open_url(url))
+    try:
+        for subscriber_id in sorted(uids):
+            assert tokens.uid(subscriber_id) == uids[subscriber_id]
+        assert len(tokens._chunks) == ReaderTokens.CHUNKS
+        assert tokens.uid(min(uids)) == uids[min(uids)]  # an evicted chunk is read again
+    finally:
+        tokens.close()

@@ -30,7 +30,7 @@ from newsletter.delivery.leases import (
     Reconnect,
     unreachable,
 )
-from newsletter.delivery.pacing import RateLimiter, backoff
+from newsletter.delivery.pacing import BatchSizer, RateLimiter, backoff
 from newsletter.delivery.progress import Progress
 from newsletter.delivery.report import Outcome, SendReport
 from newsletter.delivery.transports.base import Envelope, Reply, Transport, TransportError
@@ -55,6 +55,9 @@ class SendRun:
         self.lease = Lease(issue, lease_seconds, open_store, self.report)
         self.stop = threading.Event()
         self.done = threading.Event()  # set when the last worker has returned
+        # Notified when a worker hands back a batch: idle workers look at the ledger again
+        # at once instead of at their next poll.
+        self._changed = threading.Condition()
         self.workers = 0
         self.error: BaseException | None = None
         self._lock = threading.Lock()
@@ -64,6 +67,17 @@ class SendRun:
         with self._lock:
             self.error = self.error or error
         self.stop.set()
+        self._notify()
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def _idle(self, seconds: float) -> None:
+        """Wait up to `seconds`, less if another worker of this run finishes a batch."""
+        with self._changed:
+            if not self.stop.is_set():
+                self._changed.wait(seconds)
 
     def count(self, outcome: Outcome) -> None:
         self.report.record(outcome)
@@ -112,18 +126,21 @@ class SendRun:
     def _loop(self, store: Store, transport: Transport, worker: str,
               reconnect: Reconnect) -> None:
         down = 0  # consecutive failures to reach the server
-        # Another process's rows in flight are only waited for: poll the ledger less often.
-        idle = 0.25 if store.shared else 0.01
+        # Rows in flight elsewhere are only waited for (this run's workers say when they are
+        # done; another process's are polled): look at the ledger less often on a shared one.
+        idle = 0.25 if store.shared else 0.05
+        sizer = BatchSizer(self.settings.batch_size)
         while not self.stop.is_set():
-            batch = store.claim_batch(self.issue, worker, self.settings.batch_size, time.time())
+            batch = store.claim_batch(self.issue, worker, sizer.size(), time.time())
             reconnect.reached()
             if not batch:
                 left = store.outstanding(self.issue)
                 if not left.pending and not left.in_flight:
                     return
                 due = (left.next_due or 0) - time.time() if left.pending else idle
-                self.stop.wait(min(max(due, 0.01), 1.0))
+                self._idle(min(max(due, 0.01), 1.0))
                 continue
+            started = time.monotonic()
             try:
                 self._deliver(store, transport, worker, batch)
                 down = 0
@@ -134,8 +151,11 @@ class SendRun:
                     return
                 transport.close()
                 self.stop.wait(backoff(down, self.settings.retry_base, self.settings.retry_cap))
+            else:
+                sizer.observe(len(batch), time.monotonic() - started)
             finally:
                 store.release(self.issue, worker, [claim.subscriber_id for claim in batch])
+                self._notify()
 
     def _deliver(self, store: Store, transport: Transport, worker: str,
                  batch: list[Claim]) -> None:

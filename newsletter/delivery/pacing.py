@@ -49,3 +49,34 @@ class RateLimiter:
             delay = slot - now
         if delay > 0:
             stop.wait(delay)
+
+
+BATCH_SECONDS = 1.0  # a worker claims about this much of its own work at a time
+FIRST_BATCH = 10  # before it knows its pace
+
+
+class BatchSizer:
+    """How many rows a worker claims: about a second of its own work, at most `limit`.
+
+    Against a slow server (a remote provider answering in 50 ms) a batch of `limit` rows
+    would hold several seconds of work: the other workers would sit idle at the end while
+    one finishes its last batch, and a lost worker would leave that much for its lease to
+    free. The pace is each worker's own, measured over its batches so far.
+    """
+
+    def __init__(self, limit: int, seconds: float = BATCH_SECONDS) -> None:
+        self.limit, self.seconds = limit, seconds
+        self._per_message: float | None = None
+
+    def size(self) -> int:
+        if self._per_message is None:
+            return min(self.limit, FIRST_BATCH)
+        return max(1, min(self.limit, int(self.seconds / max(self._per_message, 1e-6))))
+
+    def observe(self, messages: int, elapsed: float) -> None:
+        """A batch of `messages` took `elapsed` seconds (rate-limit waits included)."""
+        if messages <= 0:
+            return
+        pace = elapsed / messages
+        self._per_message = pace if self._per_message is None else \
+            (self._per_message + pace) / 2

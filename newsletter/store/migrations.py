@@ -145,8 +145,16 @@ _V3 = Migration(
                 "CREATE UNIQUE INDEX subscribers_by_uid ON subscribers (uid)"),
 )
 
+# v5: the queue index ends with subscriber_id, the claim's tie-breaker, so a claim reads its
+# batch in index order and stops after it. Without it PostgreSQL read and sorted every pending
+# row of the issue for each batch of 50 (9 ms a claim at 20,000 readers).
+_QUEUE = ("DROP INDEX deliveries_queue",
+          "CREATE INDEX deliveries_queue ON deliveries "
+          "(issue_date, state, next_attempt_at, subscriber_id)")
+_V5 = Migration(5, sqlite=_QUEUE, postgresql=_QUEUE)
+
 # Append only, never edit a released step: a database at version N has run steps 1..N.
-MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4, _V5]
 
 
 def latest() -> int:

@@ -60,6 +60,13 @@ def _writer_lock(path: Path) -> threading.Lock:
         return _WRITER_LOCKS.setdefault(path.resolve(), threading.Lock())
 
 
+# In the order of the queue index (schema v5), which it reads no further than the batch.
+CLAIM = """
+    SELECT d.subscriber_id, d.email, s.name, s.status, d.attempts
+    FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+    WHERE d.issue_date = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
+    ORDER BY d.next_attempt_at, d.subscriber_id LIMIT ?"""
+
 class SQLiteStore(SQLiteWorkers, BounceEvents, SubscriberLinks):
     """The Store on one SQLite file. One instance per thread (one connection each).
 
@@ -239,11 +246,7 @@ class SQLiteStore(SQLiteWorkers, BounceEvents, SubscriberLinks):
         disjoint batches without waiting on each other.
         """
         with self._write() as db:
-            rows = db.execute("""
-                SELECT d.subscriber_id, d.email, s.name, s.status, d.attempts
-                FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-                WHERE d.issue_date = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
-                ORDER BY d.next_attempt_at LIMIT ?""", (issue, now, n)).fetchall()
+            rows = db.execute(CLAIM, (issue, now, n)).fetchall()
             when = stamp(now)
             db.executemany("""UPDATE deliveries SET state = 'claimed', worker = ?, updated_at = ?
                               WHERE issue_date = ? AND subscriber_id = ?""",
