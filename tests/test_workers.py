@@ -284,3 +284,22 @@ def test_retry_failed_sends_again_to_failures_not_bounces(project: Project) -> N
     assert (counts["sent"], counts["failed"]) == (3, 1)
     with open_store(project.config()) as store:
         assert store.subscriber("reader2@example.org").status == "bounced"
+
+
+def test_against_a_slow_server_a_worker_claims_about_a_second_of_work(
+        project: Project, on_postgres: str, processes: list[subprocess.Popen]) -> None:
+    """50 ms a message: a worker holds about 20 claimed rows, not the 50 of batch_size."""
+    readers = 80
+    prepare_project(project, readers, FAST_RETRIES + "batch_size = 50\n")
+    recorder = Slow(0.05)
+    held: list[int] = []
+    with SMTPServer(recorder) as server:
+        processes.append(_send(project, server, on_postgres, connections=1))
+        while processes[0].poll() is None:
+            held += [row[0] for row in _sql(on_postgres, "SELECT count(*) FROM deliveries "
+                                            "WHERE state IN ('claimed', 'sending')")]
+            time.sleep(0.02)
+        _finish(processes[0])
+    assert sorted(recorder.per_recipient().values()) == [1] * readers
+    assert max(held) >= 10  # it did claim batches (the first of FIRST_BATCH rows)
+    assert max(held) <= 25, f"a worker held {max(held)} rows at once"
