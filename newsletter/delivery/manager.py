@@ -56,8 +56,10 @@ class SendRun:
         self.stop = threading.Event()
         self.done = threading.Event()  # set when the last worker has returned
         # Notified when a worker hands back a batch: idle workers look at the ledger again
-        # at once instead of at their next poll.
+        # at once instead of at their next poll. `_handed_back` counts those batches, so a
+        # worker that looked at the ledger just before one was handed back does not wait.
         self._changed = threading.Condition()
+        self._handed_back = 0
         self.workers = 0
         self.error: BaseException | None = None
         self._lock = threading.Lock()
@@ -71,12 +73,14 @@ class SendRun:
 
     def _notify(self) -> None:
         with self._changed:
+            self._handed_back += 1
             self._changed.notify_all()
 
-    def _idle(self, seconds: float) -> None:
-        """Wait up to `seconds`, less if another worker of this run finishes a batch."""
+    def _idle(self, seconds: float, seen: int) -> None:
+        """Wait up to `seconds`, less if another worker of this run hands back a batch (at
+        once if one did since `_handed_back` was `seen`)."""
         with self._changed:
-            if not self.stop.is_set():
+            if self._handed_back == seen and not self.stop.is_set():
                 self._changed.wait(seconds)
 
     def count(self, outcome: Outcome) -> None:
@@ -131,6 +135,7 @@ class SendRun:
         idle = 0.25 if store.shared else 0.05
         sizer = BatchSizer(self.settings.batch_size)
         while not self.stop.is_set():
+            seen = self._handed_back
             batch = store.claim_batch(self.issue, worker, sizer.size(), time.time())
             reconnect.reached()
             if not batch:
@@ -138,7 +143,7 @@ class SendRun:
                 if not left.pending and not left.in_flight:
                     return
                 due = (left.next_due or 0) - time.time() if left.pending else idle
-                self._idle(min(max(due, 0.01), 1.0))
+                self._idle(min(max(due, 0.01), 1.0), seen)
                 continue
             started = time.monotonic()
             try:
