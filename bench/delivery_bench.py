@@ -121,6 +121,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_for_port(port: int, server: subprocess.Popen, name: str) -> None:
+    """Until `server` accepts connections on the loopback `port`; SystemExit if it dies or
+    does not within 10 s (with what it wrote to a piped stderr)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                said = server.stderr.read().decode() if server.stderr else ""
+                raise SystemExit(f"bench: {name} did not start: {said}") from None
+            time.sleep(0.05)
+
+
 @contextmanager
 def smtp_sink() -> Iterator[int]:
     """Postfix's smtp-sink on a free loopback port; yields the port."""
@@ -131,16 +146,7 @@ def smtp_sink() -> Iterator[int]:
         command[1:1] = ["-u", "nobody"]
     sink = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if sink.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"bench: smtp-sink did not start: "
-                                     f"{sink.stderr.read().decode()}") from None
-                time.sleep(0.05)
+        wait_for_port(port, sink, "smtp-sink")
         yield port
     finally:
         sink.terminate()

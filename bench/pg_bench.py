@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from .delivery_bench import (
     message_size,
     newsletter_command,
     smtp_sink,
+    wait_for_port,
     write_csv,
 )
 from .measure import Figure, duplicate_window, summarize
@@ -96,15 +96,7 @@ def slow_sink(delay: float) -> Iterator[int]:
     sink = subprocess.Popen([sys.executable, "-m", "bench.pg_bench", "sink", str(port),
                              str(delay)], cwd=Path(__file__).resolve().parents[1])
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if sink.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("bench: the slow sink did not start") from None
-                time.sleep(0.05)
+        wait_for_port(port, sink, "the slow sink")
         yield port
     finally:
         sink.terminate()
