@@ -121,6 +121,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def smtp_source(port: int, size: int, count: int) -> list[str]:
+    """Postfix's C client, the other side of the SMTP comparisons: eight sessions kept open,
+    `count` messages of `size` bytes."""
+    return [SMTP_SOURCE, "-s", "8", "-d", "-l", str(size), "-m", str(count),
+            "-f", "bench@example.org", "-t", "sink@example.org", f"127.0.0.1:{port}"]
+
+
 def wait_for_port(port: int, server: subprocess.Popen, name: str) -> None:
     """Until `server` accepts connections on the loopback `port`; SystemExit if it dies or
     does not within 10 s (with what it wrote to a piped stderr)."""
@@ -249,10 +256,7 @@ def bench_smtp(root: Path, count: int, runs: int) -> list[Figure]:
     ours, theirs = [], []
     with smtp_sink() as port:
         for _ in range(runs):
-            seconds, _ = run_process(
-                [SMTP_SOURCE, "-s", "8", "-d", "-l", str(size), "-m", str(count),
-                 "-f", "bench@example.org", "-t", "sink@example.org", f"127.0.0.1:{port}"],
-                root)
+            seconds, _ = run_process(smtp_source(port, size, count), root)
             theirs.append(count / seconds)
             reset_ledger(root, pristine)
             # --force: the bundled 2025-11-28 issue repeats a paper, which `newsletter check`

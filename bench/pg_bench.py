@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from unittest.mock import patch
 
 import psycopg
 
@@ -40,11 +41,11 @@ from .delivery_bench import (
     message_size,
     newsletter_command,
     smtp_sink,
+    smtp_source,
     wait_for_port,
     write_csv,
 )
 from .measure import Figure, duplicate_window, summarize
-from .postfix_tools import SMTP_SOURCE
 
 SCALING_CONNECTIONS = 4  # `delivery.connections`' default: what a worker process is
 BUSY_CONNECTIONS = 16
@@ -118,14 +119,8 @@ def postgres() -> Iterator[PostgresServer]:
         server._run("pg_ctl", "-D", server.data, "-m", "fast", "-w", "-t", "60", "stop")
         server._run("pg_ctl", "-D", server.data, "-l", server.log, "-w", "-t", "60",
                     "-o", f"-p {server.port}", "start")
-        saved = os.environ.get("PGPASSFILE")
-        os.environ.update(server.env())  # for this process's own look at the ledger
-        try:
+        with patch.dict(os.environ, server.env()):  # for this process's look at the ledger
             yield server
-        finally:
-            os.environ.pop("PGPASSFILE")
-            if saved is not None:
-                os.environ["PGPASSFILE"] = saved
     finally:
         server.stop()
 
@@ -234,10 +229,7 @@ def bench_send(root: Path, server: PostgresServer, count: int, runs: int) -> lis
     ours, theirs = [], []
     with smtp_sink() as port:
         for _ in range(runs):
-            seconds, _ = measured(
-                [SMTP_SOURCE, "-s", "8", "-d", "-l", str(size), "-m", str(count),
-                 "-f", "bench@example.org", "-t", "sink@example.org", f"127.0.0.1:{port}"],
-                root, dict(os.environ))
+            seconds, _ = measured(smtp_source(port, size, count), root, dict(os.environ))
             theirs.append(count / seconds)
             url, env = subscribed(root, server, count)
             seconds, _ = measured(send_command(port, SEND_CONNECTIONS), root, env)
@@ -258,21 +250,14 @@ def bench_window(root: Path, server: PostgresServer, count: int) -> list[Figure]
     from newsletter.store.postgresql import PostgresStore
 
     url, env = subscribed(root, server, count)
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update({name: env[name] for name in ("NEWSLETTER_DATABASE_URL", "PGPASSFILE")})
-    try:
-        with duplicate_window(PostgresStore) as windows, smtp_sink() as port, \
-                open(os.devnull, "w") as quiet:
-            delivery.send_issue(load_config(root / "newsletter.toml"),
-                                dt.date.fromisoformat(DATE), transport="smtp",
-                                smtp_url=f"smtp://127.0.0.1:{port}",
-                                connections=SEND_CONNECTIONS, stream=quiet, tty=False)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with patch.dict(os.environ, {name: env[name]
+                                 for name in ("NEWSLETTER_DATABASE_URL", "PGPASSFILE")}), \
+            duplicate_window(PostgresStore) as windows, smtp_sink() as port, \
+            open(os.devnull, "w") as quiet:
+        delivery.send_issue(load_config(root / "newsletter.toml"),
+                            dt.date.fromisoformat(DATE), transport="smtp",
+                            smtp_url=f"smtp://127.0.0.1:{port}",
+                            connections=SEND_CONNECTIONS, stream=quiet, tty=False)
     if len(windows) != count:
         raise SystemExit(f"bench: {len(windows)} of {count} sends were timed")
     check_sent(url, count)

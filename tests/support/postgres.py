@@ -41,6 +41,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
@@ -280,16 +281,10 @@ def _stop_at_exit() -> None:
 def postgres_fixtures() -> Iterator[PostgresServer]:
     """The session's server, with PGPASSFILE set for libpq; stopped at the end of the session."""
     server = _acquire()
-    saved = {name: os.environ.get(name) for name in server.env()}
-    os.environ.update(server.env())
     try:
-        yield server
+        with patch.dict(os.environ, server.env()):
+            yield server
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         _release()
 
 
